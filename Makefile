@@ -1,0 +1,48 @@
+# logscale: the two commands a newcomer needs are `make demo` and `make test`.
+# Every target installs what it needs first (see scripts/setup.sh).
+
+SHELL := /bin/bash
+export LOGSCALE_VENV ?= $(CURDIR)/.venv
+export LOGSCALE_SAM_VENV ?= $(CURDIR)/.venv-sam
+# The linters read a region and credentials from the environment; these are dummies.
+LINT_ENV := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
+	AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
+
+.PHONY: setup demo test unit lint build package deploy clean
+
+setup:
+	@scripts/setup.sh
+
+## Run one cycle of the Lambda on a local AWS stand-in and show the capacity change.
+demo: setup
+	@scripts/demo.sh
+
+## Every test: formatting, clippy, the template linters, unit, integration and end-to-end.
+test: setup lint
+	cargo test --all-targets --no-fail-fast
+	cargo test --doc
+
+## The fast loop: the library's unit tests only.
+unit:
+	cargo test --lib
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	$(LINT_ENV) $(LOGSCALE_VENV)/bin/cfn-lint template.yaml
+	$(LINT_ENV) $(LOGSCALE_SAM_VENV)/bin/sam validate --lint
+
+build:
+	cargo build --bins
+
+## The deployable zip (target/lambda/logscale-lambda/bootstrap.zip).
+package: setup
+	PATH="$(LOGSCALE_VENV)/bin:$$PATH" cargo lambda build --release --bin logscale-lambda --output-format zip
+
+## Build with SAM (which calls cargo-lambda) and deploy, asking for the parameters.
+deploy: setup
+	PATH="$(LOGSCALE_VENV)/bin:$$PATH" $(LOGSCALE_SAM_VENV)/bin/sam build
+	$(LOGSCALE_SAM_VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf .venv .venv-sam .aws-sam target

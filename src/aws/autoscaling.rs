@@ -1,0 +1,83 @@
+//! [`ScalingGroups`] over EC2 Auto Scaling: DescribeAutoScalingGroups and SetDesiredCapacity.
+
+use aws_sdk_autoscaling::Client;
+
+use super::service_error;
+use crate::ports::{GroupInfo, GroupInstance, ScalingGroups, ServiceError};
+
+pub struct AutoScalingGroups {
+    client: Client,
+}
+
+impl AutoScalingGroups {
+    pub fn new(client: Client) -> Self {
+        AutoScalingGroups { client }
+    }
+}
+
+fn non_negative(v: Option<i32>) -> u32 {
+    v.unwrap_or(0).max(0) as u32
+}
+
+impl ScalingGroups for AutoScalingGroups {
+    async fn describe(&self, group: &str) -> Result<Option<GroupInfo>, ServiceError> {
+        let out = self
+            .client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .map_err(|e| service_error("DescribeAutoScalingGroups", e))?;
+        let Some(g) = out
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(group))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(GroupInfo {
+            name: group.to_string(),
+            min: non_negative(g.min_size()),
+            max: non_negative(g.max_size()),
+            desired: non_negative(g.desired_capacity()),
+            instances: g
+                .instances()
+                .iter()
+                .filter_map(|i| {
+                    Some(GroupInstance {
+                        id: i.instance_id()?.to_string(),
+                        lifecycle_state: i
+                            .lifecycle_state()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        health_status: i.health_status().unwrap_or_default().to_string(),
+                    })
+                })
+                .collect(),
+        }))
+    }
+
+    async fn set_desired(
+        &self,
+        group: &str,
+        desired: u32,
+        honor_cooldown: bool,
+    ) -> Result<(), ServiceError> {
+        let desired = i32::try_from(desired).map_err(|_| {
+            ServiceError::new(
+                "SetDesiredCapacity",
+                None,
+                format!("{desired} is too large"),
+            )
+        })?;
+        self.client
+            .set_desired_capacity()
+            .auto_scaling_group_name(group)
+            .desired_capacity(desired)
+            .honor_cooldown(honor_cooldown)
+            .send()
+            .await
+            .map_err(|e| service_error("SetDesiredCapacity", e))?;
+        Ok(())
+    }
+}

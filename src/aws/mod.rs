@@ -1,0 +1,77 @@
+//! The ports implemented with the AWS SDK for Rust. Each adapter turns SDK output into this
+//! crate's types and SDK errors into [`ServiceError`] (operation, AWS error code, message).
+//!
+//! Clients are built once from the standard AWS configuration chain, so `AWS_REGION`,
+//! credentials and `AWS_ENDPOINT_URL[_<SERVICE>]` work as everywhere else; the local stand-in
+//! is reached through those same variables.
+
+pub mod autoscaling;
+pub mod cloudwatch;
+pub mod ec2;
+pub mod s3;
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::cycle::Services;
+use crate::ports::ServiceError;
+
+pub use autoscaling::AutoScalingGroups;
+pub use cloudwatch::CloudWatchMetrics;
+pub use ec2::Ec2Instances;
+pub use s3::S3LogStore;
+
+/// The production set of ports.
+pub type AwsServices = Services<S3LogStore, AutoScalingGroups, Ec2Instances, CloudWatchMetrics>;
+
+/// Builds every client once from the environment's AWS configuration.
+pub async fn services_from_env() -> AwsServices {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    services_from_sdk_config(&sdk)
+}
+
+/// Builds every client from an already loaded configuration.
+pub fn services_from_sdk_config(sdk: &aws_config::SdkConfig) -> AwsServices {
+    Services {
+        logs: S3LogStore::new(s3::client(sdk, path_style_wanted())),
+        groups: AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(sdk)),
+        instances: Ec2Instances::new(aws_sdk_ec2::Client::new(sdk)),
+        metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(sdk)),
+    }
+}
+
+/// Path-style S3 addressing when an endpoint override is set (local stand-ins do not resolve
+/// bucket host names) or when `LOGSCALE_S3_PATH_STYLE` asks for it.
+pub fn path_style_wanted() -> bool {
+    if let Ok(v) = std::env::var("LOGSCALE_S3_PATH_STYLE") {
+        if let Some(b) = crate::config::parse_bool(&v) {
+            return b;
+        }
+    }
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+}
+
+/// An SDK error as a [`ServiceError`]: the AWS error code when there is one, and a message that
+/// includes the whole chain of causes (a connection error says which endpoint refused).
+pub fn service_error<E>(operation: &'static str, err: E) -> ServiceError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    let message = match err.message() {
+        Some(m) => m.to_string(),
+        None => DisplayErrorContext(&err).to_string(),
+    };
+    ServiceError::new(operation, err.code(), message)
+}
+
+/// SDK time → chrono time.
+pub fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+/// chrono time → SDK time.
+pub fn to_smithy(t: chrono::DateTime<chrono::Utc>) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_millis(t.timestamp_millis())
+}

@@ -1,0 +1,43 @@
+//! The Lambda: wires tracing, configuration and the AWS clients once, then serves invocations.
+//! Each invocation runs one cycle; its decision record is returned and logged as one JSON line.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use logscale::config::Config;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let services = logscale::aws::services_from_env().await;
+    let shared = Arc::new((config, services));
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let shared = Arc::clone(&shared);
+        async move {
+            let (config, services) = &*shared;
+            let deadline = deadline_instant(event.context.deadline);
+            let now = chrono::Utc::now();
+            let record =
+                logscale::handler::handle(config, services, &event.payload, now, deadline).await?;
+            // One line, so CloudWatch Logs keeps the record as a single event.
+            println!("{}", record.to_json_line());
+            Ok::<_, Error>(serde_json::to_value(&record)?)
+        }
+    }))
+    .await
+}
+
+/// The invocation's deadline (epoch milliseconds) as a monotonic instant.
+fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let left = deadline_ms.checked_sub(now_ms)?;
+    Some(tokio::time::Instant::now() + Duration::from_millis(left))
+}

@@ -1,0 +1,407 @@
+//! Signals + thresholds + the group's size → a [`Decision`]. Pure: no clock, no I/O.
+//!
+//! The starting policy is the original tool's, made safe: one step out when CPU, the error rate
+//! or the slow share is over its mark; one step in only when CPU is under the low mark *and* the
+//! logs of the whole window were read and are healthy; otherwise hold. The result always lies
+//! within the group's [min, max], and every rule that fired is listed with its reason.
+
+use serde::Serialize;
+
+use crate::config::Thresholds;
+
+/// What the cycle observed, reduced to the numbers the policy reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    /// Average CPU over in-service instances that had datapoints; `None` when none had.
+    pub cpu_percent: Option<f64>,
+    /// Average memory used, when the CloudWatch agent publishes it.
+    pub memory_percent: Option<f64>,
+    /// Errors as a percentage of requests; `None` without requests.
+    pub error_rate: Option<f64>,
+    /// Slow requests as a percentage of requests; `None` without requests.
+    pub slow_rate: Option<f64>,
+    /// Every object of the window was read (no missing bucket, no unreadable object).
+    pub logs_complete: bool,
+}
+
+/// The group's size limits and current desired capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capacity {
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    ScaleUp,
+    ScaleDown,
+    Hold,
+}
+
+/// A rule that took part in the decision, and why, in words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub action: Action,
+    pub from: u32,
+    pub to: u32,
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    /// A decision to stay at `from`, for the given reason.
+    pub fn hold(from: u32, rule: &'static str, detail: impl Into<String>) -> Decision {
+        Decision {
+            action: Action::Hold,
+            from,
+            to: from,
+            reasons: vec![Reason {
+                rule,
+                detail: detail.into(),
+            }],
+        }
+    }
+
+    /// Turns this decision into a hold at `from`, keeping its reasons and adding why.
+    pub fn into_hold(mut self, rule: &'static str, detail: impl Into<String>) -> Decision {
+        self.action = Action::Hold;
+        self.to = self.from;
+        self.reasons.push(Reason {
+            rule,
+            detail: detail.into(),
+        });
+        self
+    }
+}
+
+fn reason(rule: &'static str, detail: String) -> Reason {
+    Reason { rule, detail }
+}
+
+/// Applies the policy. See the module doc for the rules.
+pub fn decide(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
+    let mut reasons = Vec::new();
+    // A desired capacity outside the limits (someone changed min or max) is brought inside
+    // first; any step is taken from there.
+    let base = c.desired.clamp(c.min, c.max.max(c.min));
+    if base != c.desired {
+        reasons.push(reason(
+            "outside_limits",
+            format!(
+                "desired {} is outside [{}, {}]; brought to {}",
+                c.desired, c.min, c.max, base
+            ),
+        ));
+    }
+
+    let mut up = Vec::new();
+    if let Some(cpu) = s.cpu_percent.filter(|v| *v > th.cpu_high) {
+        up.push(reason(
+            "cpu_high",
+            format!("average CPU {cpu:.1}% is above {}%", th.cpu_high),
+        ));
+    }
+    if let Some(rate) = s.error_rate.filter(|v| *v > th.error_rate) {
+        up.push(reason(
+            "error_rate_high",
+            format!("error rate {rate:.2}% is above {}%", th.error_rate),
+        ));
+    }
+    if let Some(rate) = s.slow_rate.filter(|v| *v > th.slow_rate) {
+        up.push(reason(
+            "slow_rate_high",
+            format!(
+                "{rate:.2}% of requests took over {} ms, above {}%",
+                th.slow_ms, th.slow_rate
+            ),
+        ));
+    }
+
+    let target = if !up.is_empty() {
+        reasons.extend(up);
+        let to = base.saturating_add(1).min(c.max.max(c.min));
+        if to == base {
+            reasons.push(reason(
+                "at_max",
+                format!("already at the group's maximum of {}", c.max),
+            ));
+        }
+        to
+    } else if s.cpu_percent.is_none() && s.error_rate.is_none() {
+        reasons.push(reason(
+            "no_data",
+            "no CPU datapoints and no requests in the logs for this window".into(),
+        ));
+        base
+    } else if let Some(cpu) = s.cpu_percent.filter(|v| *v < th.cpu_low) {
+        if !s.logs_complete || s.error_rate.is_none() {
+            reasons.push(reason(
+                "missing_logs",
+                format!(
+                    "average CPU {cpu:.1}% is below {}%, but the window's logs are missing or incomplete; never scale in on missing data",
+                    th.cpu_low
+                ),
+            ));
+            base
+        } else {
+            reasons.push(reason(
+                "cpu_low",
+                format!(
+                    "average CPU {cpu:.1}% is below {}% and the logs are healthy",
+                    th.cpu_low
+                ),
+            ));
+            let to = base.saturating_sub(1).max(c.min);
+            if to == base {
+                reasons.push(reason(
+                    "at_min",
+                    format!("already at the group's minimum of {}", c.min),
+                ));
+            }
+            to
+        }
+    } else {
+        let detail = match s.cpu_percent {
+            Some(cpu) => format!(
+                "average CPU {cpu:.1}% is within [{}%, {}%] and the logs are under their thresholds",
+                th.cpu_low, th.cpu_high
+            ),
+            None => "no CPU datapoints; the logs are under their thresholds, which alone never scale in".into(),
+        };
+        reasons.push(reason("steady", detail));
+        base
+    };
+
+    let action = match target.cmp(&c.desired) {
+        std::cmp::Ordering::Greater => Action::ScaleUp,
+        std::cmp::Ordering::Less => Action::ScaleDown,
+        std::cmp::Ordering::Equal => Action::Hold,
+    };
+    Decision {
+        action,
+        from: c.desired,
+        to: target,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy(cpu: Option<f64>) -> Signals {
+        Signals {
+            cpu_percent: cpu,
+            memory_percent: None,
+            error_rate: Some(1.0),
+            slow_rate: Some(2.0),
+            logs_complete: true,
+        }
+    }
+
+    fn cap(min: u32, max: u32, desired: u32) -> Capacity {
+        Capacity { min, max, desired }
+    }
+
+    fn rules(d: &Decision) -> Vec<&'static str> {
+        d.reasons.iter().map(|r| r.rule).collect()
+    }
+
+    #[test]
+    fn table_of_decisions() {
+        let th = Thresholds::default();
+        let no_logs = |cpu| Signals {
+            cpu_percent: cpu,
+            logs_complete: false,
+            ..Signals::default()
+        };
+        let errors = Signals {
+            error_rate: Some(8.0),
+            ..healthy(Some(40.0))
+        };
+        let slow = Signals {
+            slow_rate: Some(12.0),
+            ..healthy(None)
+        };
+        let partial_logs = Signals {
+            logs_complete: false,
+            ..healthy(Some(10.0))
+        };
+        // (name, signals, capacity, action, to, rules)
+        let cases: Vec<(&str, Signals, Capacity, Action, u32, Vec<&str>)> = vec![
+            (
+                "cpu high steps out",
+                healthy(Some(75.0)),
+                cap(1, 5, 2),
+                Action::ScaleUp,
+                3,
+                vec!["cpu_high"],
+            ),
+            (
+                "exactly at high mark holds",
+                healthy(Some(70.0)),
+                cap(1, 5, 2),
+                Action::Hold,
+                2,
+                vec!["steady"],
+            ),
+            (
+                "errors step out",
+                errors,
+                cap(1, 5, 2),
+                Action::ScaleUp,
+                3,
+                vec!["error_rate_high"],
+            ),
+            (
+                "slow share steps out without cpu data",
+                slow,
+                cap(1, 5, 2),
+                Action::ScaleUp,
+                3,
+                vec!["slow_rate_high"],
+            ),
+            (
+                "cpu low and healthy steps in",
+                healthy(Some(10.0)),
+                cap(1, 5, 3),
+                Action::ScaleDown,
+                2,
+                vec!["cpu_low"],
+            ),
+            (
+                "clamped at max",
+                healthy(Some(95.0)),
+                cap(1, 5, 5),
+                Action::Hold,
+                5,
+                vec!["cpu_high", "at_max"],
+            ),
+            (
+                "clamped at min",
+                healthy(Some(5.0)),
+                cap(1, 5, 1),
+                Action::Hold,
+                1,
+                vec!["cpu_low", "at_min"],
+            ),
+            (
+                "no data holds",
+                no_logs(None),
+                cap(1, 5, 2),
+                Action::Hold,
+                2,
+                vec!["no_data"],
+            ),
+            (
+                "low cpu without logs never scales in",
+                no_logs(Some(5.0)),
+                cap(1, 5, 3),
+                Action::Hold,
+                3,
+                vec!["missing_logs"],
+            ),
+            (
+                "low cpu with partial logs never scales in",
+                partial_logs,
+                cap(1, 5, 3),
+                Action::Hold,
+                3,
+                vec!["missing_logs"],
+            ),
+            (
+                "high cpu without logs still steps out",
+                no_logs(Some(90.0)),
+                cap(1, 5, 2),
+                Action::ScaleUp,
+                3,
+                vec!["cpu_high"],
+            ),
+            (
+                "logs alone never scale in",
+                healthy(None),
+                cap(1, 5, 3),
+                Action::Hold,
+                3,
+                vec!["steady"],
+            ),
+            (
+                "desired above max is brought down",
+                healthy(Some(50.0)),
+                cap(1, 4, 6),
+                Action::ScaleDown,
+                4,
+                vec!["outside_limits", "steady"],
+            ),
+            (
+                "desired below min is brought up",
+                healthy(Some(50.0)),
+                cap(2, 4, 1),
+                Action::ScaleUp,
+                2,
+                vec!["outside_limits", "steady"],
+            ),
+        ];
+        for (name, signals, capacity, action, to, want_rules) in cases {
+            let d = decide(&th, &signals, capacity);
+            assert_eq!(
+                (d.action, d.to, rules(&d)),
+                (action, to, want_rules),
+                "{name}"
+            );
+            assert_eq!(d.from, capacity.desired, "{name}");
+            assert!(
+                d.to >= capacity.min && d.to <= capacity.max.max(capacity.min),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_triggers_are_all_listed() {
+        let s = Signals {
+            error_rate: Some(9.0),
+            slow_rate: Some(30.0),
+            ..healthy(Some(88.0))
+        };
+        let d = decide(&Thresholds::default(), &s, cap(1, 5, 2));
+        assert_eq!(rules(&d), ["cpu_high", "error_rate_high", "slow_rate_high"]);
+        assert_eq!(d.to, 3);
+        assert!(d.reasons[0].detail.contains("88.0%"), "{:?}", d.reasons);
+    }
+
+    #[test]
+    fn never_outside_limits_for_any_input() {
+        let th = Thresholds::default();
+        for min in 0..4 {
+            for max in min..6 {
+                for desired in 0..8 {
+                    for cpu in [None, Some(0.0), Some(50.0), Some(100.0)] {
+                        for complete in [true, false] {
+                            let s = Signals {
+                                logs_complete: complete,
+                                ..healthy(cpu)
+                            };
+                            let d = decide(&th, &s, cap(min, max, desired));
+                            assert!(
+                                d.to >= min && d.to <= max,
+                                "{min} {max} {desired} {cpu:?} -> {}",
+                                d.to
+                            );
+                            if !complete {
+                                assert!(d.to >= desired.min(max), "scaled in on missing data");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

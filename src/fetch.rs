@@ -1,0 +1,239 @@
+//! Which log objects belong to the window, and reading them: streamed, a bounded number at a
+//! time, each into its own [`LogSummary`] that is merged at the end.
+//!
+//! Nothing here stops the cycle: a missing bucket, a denied read, a corrupt object or a deadline
+//! becomes a [`LogCondition`] or an [`ObjectProblem`] in the record, and every object that could
+//! be read still counts.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::parse::{summarize_writer, Encoding, LogSummary, ParseOptions};
+use crate::ports::{LogStore, ObjectInfo};
+
+/// The state of the window's logs as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogCondition {
+    /// Every object in the window was read.
+    Complete,
+    /// Some objects could not be read (see `problems`); the others count.
+    Partial,
+    /// No object under the prefix was written in the window.
+    EmptyWindow,
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// Listing the bucket was refused.
+    AccessDenied,
+    /// Listing failed for another reason (see `errors`).
+    ListFailed,
+}
+
+impl LogCondition {
+    /// Whether the logs give a full picture of the window (needed before scaling in).
+    pub fn is_complete(self) -> bool {
+        self == LogCondition::Complete
+    }
+}
+
+/// One object that could not be read in full.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectProblem {
+    pub key: String,
+    pub problem: String,
+}
+
+/// What fetching the window produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchReport {
+    pub objects_listed: usize,
+    pub objects_in_window: usize,
+    pub objects_read: usize,
+    pub condition: LogCondition,
+    pub summary: LogSummary,
+    pub problems: Vec<ObjectProblem>,
+    /// A listing failure, in the service's words.
+    pub list_error: Option<String>,
+}
+
+/// The objects last modified in `(start, end]`, oldest first. Pure, so the window rule is
+/// tested without a store.
+pub fn select_in_window(
+    mut objects: Vec<ObjectInfo>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<ObjectInfo> {
+    objects.retain(|o| o.last_modified > start && o.last_modified <= end);
+    objects.sort_by(|a, b| {
+        a.last_modified
+            .cmp(&b.last_modified)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    objects
+}
+
+/// Lists the prefix, selects the window and reads it, `concurrency` objects at a time.
+/// Objects not finished by `deadline` are reported as problems, not waited for.
+pub async fn fetch_window<L: LogStore>(
+    store: &L,
+    bucket: &str,
+    prefix: &str,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    options: ParseOptions,
+    concurrency: usize,
+    deadline: Option<Instant>,
+) -> FetchReport {
+    let mut report = FetchReport {
+        objects_listed: 0,
+        objects_in_window: 0,
+        objects_read: 0,
+        condition: LogCondition::Complete,
+        summary: LogSummary::default(),
+        problems: Vec::new(),
+        list_error: None,
+    };
+    let listed = match store.list(bucket, prefix).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            report.condition = if e.is("NoSuchBucket") {
+                LogCondition::NoSuchBucket
+            } else if e.is("AccessDenied") {
+                LogCondition::AccessDenied
+            } else {
+                LogCondition::ListFailed
+            };
+            report.list_error = Some(format!("s3://{bucket}/{prefix}: {e}"));
+            return report;
+        }
+    };
+    report.objects_listed = listed.len();
+    let selected = select_in_window(listed, start, end);
+    report.objects_in_window = selected.len();
+    if selected.is_empty() {
+        report.condition = LogCondition::EmptyWindow;
+        return report;
+    }
+
+    let reads = futures::stream::iter(selected.iter())
+        .map(|object| async move {
+            let read = read_object(store, bucket, object, options);
+            match deadline {
+                Some(at) => {
+                    tokio::time::timeout_at(at, read)
+                        .await
+                        .unwrap_or_else(|_| ObjectRead {
+                            summary: None,
+                            problem: Some("not read: the invocation's deadline was near".into()),
+                        })
+                }
+                None => read.await,
+            }
+            .with_key(&object.key)
+        })
+        .buffer_unordered(concurrency.max(1));
+    let results: Vec<(String, ObjectRead)> = reads.collect().await;
+
+    for (key, read) in results {
+        if let Some(summary) = &read.summary {
+            report.summary.merge(summary);
+            report.objects_read += 1;
+        }
+        if let Some(problem) = read.problem {
+            report.problems.push(ObjectProblem { key, problem });
+        }
+    }
+    report.problems.sort_by(|a, b| a.key.cmp(&b.key));
+    if !report.problems.is_empty() {
+        report.condition = LogCondition::Partial;
+    }
+    report
+}
+
+/// One object's outcome: what was parsed (possibly only a part) and what went wrong.
+struct ObjectRead {
+    summary: Option<LogSummary>,
+    problem: Option<String>,
+}
+
+impl ObjectRead {
+    fn with_key(self, key: &str) -> (String, ObjectRead) {
+        (key.to_string(), self)
+    }
+}
+
+async fn read_object<L: LogStore>(
+    store: &L,
+    bucket: &str,
+    object: &ObjectInfo,
+    options: ParseOptions,
+) -> ObjectRead {
+    let mut body = match store.open(bucket, &object.key).await {
+        Ok(body) => body,
+        Err(e) => {
+            return ObjectRead {
+                summary: None,
+                problem: Some(e.to_string()),
+            }
+        }
+    };
+    let encoding = Encoding::detect(&object.key, body.content_encoding.as_deref());
+    let mut sink = summarize_writer(encoding, options);
+    let mut problem = None;
+    while let Some(chunk) = body.chunks.next().await {
+        match chunk {
+            Ok(bytes) => {
+                if let Err(e) = sink.feed(&bytes) {
+                    problem = Some(format!("corrupt gzip data: {e}"));
+                    break;
+                }
+            }
+            Err(e) => {
+                problem = Some(format!("download interrupted: {e}"));
+                break;
+            }
+        }
+    }
+    let (summary, finish_error) = sink.finish();
+    if problem.is_none() {
+        problem = finish_error.map(|e| format!("gzip stream ends early: {e}"));
+    }
+    ObjectRead {
+        summary: Some(summary),
+        problem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn obj(key: &str, minute: u32) -> ObjectInfo {
+        ObjectInfo {
+            key: key.into(),
+            size: 1,
+            last_modified: Utc.with_ymd_and_hms(2024, 12, 8, 12, minute, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn window_is_open_at_start_and_closed_at_end() {
+        let start = Utc.with_ymd_and_hms(2024, 12, 8, 12, 30, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2024, 12, 8, 12, 35, 0).unwrap();
+        let picked = select_in_window(
+            vec![
+                obj("late", 36),
+                obj("b", 35),
+                obj("old", 30),
+                obj("a", 31),
+                obj("c", 33),
+            ],
+            start,
+            end,
+        );
+        let keys: Vec<&str> = picked.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["a", "c", "b"]);
+    }
+}

@@ -1,0 +1,143 @@
+//! The Lambda event → one cycle. The handler accepts the EventBridge scheduled event (its
+//! envelope is ignored; `detail` may carry overrides) or a plain JSON object of overrides, such
+//! as `{"dry_run": true}`. Unknown override keys are an error that names them, so a typo in a
+//! test event is not silently ignored.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::cycle::{run_cycle, CycleOptions, Services};
+use crate::ports::{Instances, LogStore, Metrics, ScalingGroups};
+use crate::record::DecisionRecord;
+
+/// Per-invocation settings an event may carry.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// Overrides `LOGSCALE_DRY_RUN` for this invocation.
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Error)]
+pub enum EventError {
+    #[error("the event must be a JSON object, got {0}")]
+    NotAnObject(&'static str),
+    #[error("bad overrides in the event: {0} (known keys: dry_run)")]
+    BadOverrides(serde_json::Error),
+}
+
+/// Keys of the EventBridge envelope, which are not overrides.
+const ENVELOPE: [&str; 9] = [
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+];
+
+impl Overrides {
+    /// Reads overrides from a scheduled event's `detail` or from a plain object.
+    pub fn from_event(event: &Value) -> Result<Overrides, EventError> {
+        let object = match event {
+            Value::Object(map) => map,
+            Value::Null => return Ok(Overrides::default()),
+            Value::Array(_) => return Err(EventError::NotAnObject("an array")),
+            Value::String(_) => return Err(EventError::NotAnObject("a string")),
+            Value::Number(_) => return Err(EventError::NotAnObject("a number")),
+            Value::Bool(_) => return Err(EventError::NotAnObject("a boolean")),
+        };
+        let is_scheduled = object.contains_key("detail-type") || object.contains_key("source");
+        let source = if is_scheduled {
+            let mut fields = object.get("detail").cloned().unwrap_or(Value::Null);
+            if !fields.is_object() {
+                fields = Value::Object(Default::default());
+            }
+            // Overrides may also sit beside the envelope, as in events/dry-run.json variants.
+            if let Value::Object(detail) = &mut fields {
+                for (k, v) in object
+                    .iter()
+                    .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+                {
+                    detail.insert(k.clone(), v.clone());
+                }
+            }
+            fields
+        } else {
+            event.clone()
+        };
+        serde_json::from_value(source).map_err(EventError::BadOverrides)
+    }
+}
+
+/// Runs one cycle for an invocation.
+pub async fn handle<L, G, I, M>(
+    cfg: &Config,
+    svc: &Services<L, G, I, M>,
+    event: &Value,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<DecisionRecord, EventError>
+where
+    L: LogStore,
+    G: ScalingGroups,
+    I: Instances,
+    M: Metrics,
+{
+    let overrides = Overrides::from_event(event)?;
+    let options = CycleOptions {
+        now,
+        dry_run: overrides.dry_run.unwrap_or(cfg.dry_run),
+        deadline,
+    };
+    Ok(run_cycle(cfg, svc, options).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scheduled_event_has_no_overrides() {
+        let e = json!({"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events",
+            "account":"1","time":"2024-12-08T12:35:00Z","region":"us-east-1","resources":[],"detail":{}});
+        assert_eq!(Overrides::from_event(&e).unwrap(), Overrides::default());
+    }
+
+    #[test]
+    fn overrides_from_plain_object_or_detail() {
+        let plain = json!({"dry_run": true});
+        assert_eq!(Overrides::from_event(&plain).unwrap().dry_run, Some(true));
+        let detailed = json!({"detail-type":"Scheduled Event","source":"aws.events","detail":{"dry_run":false}});
+        assert_eq!(
+            Overrides::from_event(&detailed).unwrap().dry_run,
+            Some(false)
+        );
+        assert_eq!(
+            Overrides::from_event(&Value::Null).unwrap(),
+            Overrides::default()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_named() {
+        let msg = Overrides::from_event(&json!({"dryrun": true}))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("dryrun"), "{msg}");
+        let msg = Overrides::from_event(&json!({"dry_run": "yes"}))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("dry_run") || msg.contains("boolean"), "{msg}");
+        let msg = Overrides::from_event(&json!([1])).unwrap_err().to_string();
+        assert!(msg.contains("array"), "{msg}");
+    }
+}

@@ -1,0 +1,109 @@
+//! The decision record as the original tool's users know it: a metrics summary, the instances'
+//! load, and the decision with its reasons, in plain text for a terminal.
+
+use std::fmt::Write;
+
+use crate::decide::Action;
+use crate::record::DecisionRecord;
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |v| format!("{v:.2}%"))
+}
+
+/// Renders the record for people.
+pub fn render(r: &DecisionRecord) -> String {
+    let mut o = String::new();
+    let line = "=".repeat(50);
+    let _ = writeln!(
+        o,
+        "logscale: group {} · window {} → {} ({} min)",
+        r.group,
+        r.window.start.format("%Y-%m-%d %H:%M:%S"),
+        r.window.end.format("%H:%M:%S UTC"),
+        r.window.minutes
+    );
+    let _ = writeln!(
+        o,
+        "Logs: s3://{}/{} · {} objects in window, {} read · {:?}",
+        r.bucket, r.prefix, r.logs.objects_in_window, r.logs.objects_read, r.logs.condition
+    );
+    for p in &r.logs.problems {
+        let _ = writeln!(o, "  ! {}: {}", p.key, p.problem);
+    }
+    let m = &r.logs.metrics;
+    let _ = writeln!(o, "{line}\nMETRICS SUMMARY\n{line}");
+    let _ = writeln!(o, "Total Requests:     {}", m.requests);
+    let _ = writeln!(o, "Error Count:        {}", m.errors);
+    let _ = writeln!(o, "Slow Responses:     {}", m.slow);
+    let _ = writeln!(
+        o,
+        "Avg Response Time:  {}",
+        m.mean_ms.map_or("n/a".into(), |v| format!("{v:.2}ms"))
+    );
+    let _ = writeln!(o, "Error Rate:         {}", pct(m.error_rate));
+    let _ = writeln!(o, "Slow Response Rate: {}", pct(m.slow_rate));
+    if m.unparsed > 0 {
+        let _ = writeln!(
+            o,
+            "Unparsed Lines:     {} (e.g. {:?})",
+            m.unparsed,
+            m.unparsed_example.as_deref().unwrap_or("")
+        );
+    }
+    let _ = writeln!(o, "{line}");
+    let _ = writeln!(o, "Instances:");
+    if r.instances.is_empty() {
+        let _ = writeln!(o, "  (none)");
+    }
+    for i in &r.instances {
+        let _ = writeln!(
+            o,
+            "  {}: CPU {} · memory {} · {}{}",
+            i.id,
+            pct(i.cpu_percent),
+            pct(i.memory_percent),
+            i.lifecycle_state,
+            i.note
+                .as_deref()
+                .map(|n| format!(" · {n}"))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Average CPU: {} · memory: {}",
+        pct(r.cpu_percent),
+        pct(r.memory_percent)
+    );
+    if let Some(c) = r.capacity {
+        let _ = writeln!(
+            o,
+            "Group: desired {} (min {}, max {})",
+            c.desired, c.min, c.max
+        );
+    }
+    let d = &r.decision;
+    let verb = match d.action {
+        Action::ScaleUp => "SCALE UP",
+        Action::ScaleDown => "SCALE DOWN",
+        Action::Hold => "HOLD",
+    };
+    let status = if r.applied {
+        "applied"
+    } else if r.dry_run && d.action != Action::Hold {
+        "dry run, not applied"
+    } else {
+        "no change"
+    };
+    let _ = writeln!(o, "Decision: {verb} {} → {} ({status})", d.from, d.to);
+    for reason in &d.reasons {
+        let _ = writeln!(o, "  - {}", reason.detail);
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(o, "Errors:");
+        for e in &r.errors {
+            let _ = writeln!(o, "  - {e}");
+        }
+    }
+    o
+}

@@ -1,0 +1,154 @@
+//! The narrow interfaces between the pipeline and the outside world.
+//!
+//! One trait per outside service, each returning this crate's own types, so the pipeline and its
+//! tests never see an SDK struct. `src/aws/` implements them with the AWS SDK; tests implement
+//! them in memory. Methods return `Send` futures so the pipeline can run them concurrently.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::Serialize;
+
+/// A failed call to an outside service: which call, the service's error code when it gave one,
+/// and its message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ServiceError {
+    pub fn new(operation: &'static str, code: Option<&str>, message: impl Into<String>) -> Self {
+        ServiceError {
+            operation,
+            code: code.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    /// True when the service answered with this error code.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} failed: {}: {}", self.operation, code, self.message),
+            None => write!(f, "{} failed: {}", self.operation, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// One log object as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// The body of one object, as a stream of chunks (never the whole object at once).
+pub struct ObjectBody {
+    pub content_encoding: Option<String>,
+    pub chunks: Pin<Box<dyn Stream<Item = Result<Bytes, ServiceError>> + Send>>,
+}
+
+/// Where the logs are: S3 in production.
+pub trait LogStore: Send + Sync {
+    /// Every object under `prefix`, all pages.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectInfo>, ServiceError>> + Send;
+
+    /// Opens one object for streaming.
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectBody, ServiceError>> + Send;
+}
+
+/// An instance as the Auto Scaling group reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupInstance {
+    pub id: String,
+    /// `InService`, `Pending`, `Terminating`, ...
+    pub lifecycle_state: String,
+    /// `Healthy` or `Unhealthy`.
+    pub health_status: String,
+}
+
+/// The group's size limits and members.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupInfo {
+    pub name: String,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    pub instances: Vec<GroupInstance>,
+}
+
+/// The Auto Scaling group API: read the group, set its desired capacity.
+pub trait ScalingGroups: Send + Sync {
+    /// `Ok(None)` when no group has that name.
+    fn describe(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Option<GroupInfo>, ServiceError>> + Send;
+
+    fn set_desired(
+        &self,
+        group: &str,
+        desired: u32,
+        honor_cooldown: bool,
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+}
+
+/// What EC2 says of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceInfo {
+    pub id: String,
+    /// `pending`, `running`, `stopping`, ...
+    pub state: String,
+    pub instance_type: Option<String>,
+    pub launch_time: Option<DateTime<Utc>>,
+}
+
+/// The EC2 API, for the instances the group names.
+pub trait Instances: Send + Sync {
+    fn describe(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<InstanceInfo>, ServiceError>> + Send;
+}
+
+/// One instance's load over the window. `None` means CloudWatch had no datapoints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InstanceLoad {
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub cpu_datapoints: usize,
+}
+
+/// CloudWatch: per-instance CPU (`AWS/EC2 CPUUtilization`) and memory (`CWAgent
+/// mem_used_percent`) averaged over `[start, end]`.
+pub trait Metrics: Send + Sync {
+    fn instance_load(
+        &self,
+        ids: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Future<Output = Result<BTreeMap<String, InstanceLoad>, ServiceError>> + Send;
+}

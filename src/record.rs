@@ -1,0 +1,88 @@
+//! The decision record: one JSON object per cycle that says what was seen, what was decided and
+//! why. The Lambda returns it and logs it as a single line; the CLI prints it with `--json`.
+//! Its fields are documented in the README ("The decision record"); changing one is a change of
+//! contract.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::decide::{Capacity, Decision};
+use crate::fetch::{LogCondition, ObjectProblem};
+use crate::parse::summary::{round2, LogMetrics};
+
+#[derive(Debug, Serialize)]
+pub struct DecisionRecord {
+    #[serde(serialize_with = "rfc3339")]
+    pub time: DateTime<Utc>,
+    pub group: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub window: Window,
+    pub logs: LogsRecord,
+    /// The group's limits and desired capacity before acting; `null` when it could not be read.
+    pub capacity: Option<Capacity>,
+    pub instances: Vec<InstanceRecord>,
+    /// Average CPU over in-service instances with datapoints.
+    #[serde(serialize_with = "round2")]
+    pub cpu_percent: Option<f64>,
+    /// Average memory used over in-service instances with datapoints (CloudWatch agent).
+    #[serde(serialize_with = "round2")]
+    pub memory_percent: Option<f64>,
+    pub decision: Decision,
+    /// SetDesiredCapacity was called and succeeded.
+    pub applied: bool,
+    pub dry_run: bool,
+    pub errors: Vec<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Window {
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub end: DateTime<Utc>,
+    pub minutes: f64,
+    #[serde(serialize_with = "rfc3339")]
+    pub metrics_start: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogsRecord {
+    pub condition: LogCondition,
+    pub objects_listed: usize,
+    pub objects_in_window: usize,
+    pub objects_read: usize,
+    pub problems: Vec<ObjectProblem>,
+    #[serde(flatten)]
+    pub metrics: LogMetrics,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub lifecycle_state: String,
+    pub health_status: String,
+    /// EC2's state (`running`, `pending`, ...); `null` when EC2 did not describe it.
+    pub state: Option<String>,
+    pub instance_type: Option<String>,
+    #[serde(serialize_with = "round2")]
+    pub cpu_percent: Option<f64>,
+    #[serde(serialize_with = "round2")]
+    pub memory_percent: Option<f64>,
+    pub cpu_datapoints: usize,
+    /// Whether this instance counts in the averages, and if not, why.
+    pub counted: bool,
+    pub note: Option<String>,
+}
+
+impl DecisionRecord {
+    /// The record as one line of JSON.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("the record always serializes")
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}

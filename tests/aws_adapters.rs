@@ -1,0 +1,251 @@
+//! The AWS adapters with the real SDK clients against the local stand-in: request shapes,
+//! pagination, streaming, error mapping, and the faults AWS produces that moto does not.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use chrono::{Duration, Utc};
+use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
+use logscale::fetch::{fetch_window, LogCondition};
+use logscale::parse::ParseOptions;
+use logscale::ports::{Instances, LogStore, Metrics, ScalingGroups};
+use support::*;
+
+#[tokio::test]
+async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
+    let bucket = unique("pages");
+    seed(&["bucket", &bucket]);
+    let mut expected = (0, 0, 0);
+    for (n, key) in ["a.log", "b.log", "c.log.gz", "d.log", "e.log.gz"]
+        .iter()
+        .enumerate()
+    {
+        let stats = put_logs(
+            &bucket,
+            &format!("logs/{key}"),
+            200 + n as u64 * 10,
+            0.1,
+            0.2,
+        )
+        .await;
+        expected.0 += stats.lines;
+        expected.1 += stats.errors;
+        expected.2 += stats.slow;
+    }
+    put_logs(&bucket, "other/ignored.log", 50, 0.0, 0.0).await;
+
+    let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true)).with_page_size(2);
+    let listed = store.list(&bucket, "logs/").await.unwrap();
+    assert_eq!(listed.len(), 5, "{listed:?}");
+
+    let now = Utc::now() + Duration::seconds(5);
+    let report = fetch_window(
+        &store,
+        &bucket,
+        "logs/",
+        (now - Duration::minutes(5), now),
+        ParseOptions::default(),
+        3,
+        None,
+    )
+    .await;
+    assert_eq!(
+        report.condition,
+        LogCondition::Complete,
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(report.objects_read, 5);
+    let s = &report.summary;
+    assert_eq!((s.requests, s.errors, s.slow), expected);
+    assert_eq!(s.unparsed, 0);
+}
+
+#[tokio::test]
+async fn s3_missing_bucket_is_a_named_condition() {
+    let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true));
+    let bucket = unique("absent");
+    let now = Utc::now();
+    let report = fetch_window(
+        &store,
+        &bucket,
+        "logs/",
+        (now - Duration::minutes(5), now),
+        ParseOptions::default(),
+        2,
+        None,
+    )
+    .await;
+    assert_eq!(report.condition, LogCondition::NoSuchBucket);
+    let err = report.list_error.unwrap();
+    assert!(
+        err.contains("NoSuchBucket") && err.contains(&bucket),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn s3_corrupt_gzip_object_is_reported_and_the_rest_still_counts() {
+    let bucket = unique("corrupt");
+    seed(&["bucket", &bucket]);
+    let good = put_logs(&bucket, "logs/good.log", 300, 0.0, 0.0).await;
+    let sdk = sdk_config().await;
+    aws::s3::client(&sdk, true)
+        .put_object()
+        .bucket(&bucket)
+        .key("logs/bad.log.gz")
+        .body(
+            b"\x1f\x8b\x08\x00this is not deflate data at all"
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = S3LogStore::new(aws::s3::client(&sdk, true));
+    let now = Utc::now() + Duration::seconds(5);
+    let report = fetch_window(
+        &store,
+        &bucket,
+        "logs/",
+        (now - Duration::minutes(5), now),
+        ParseOptions::default(),
+        2,
+        None,
+    )
+    .await;
+    assert_eq!(report.condition, LogCondition::Partial);
+    assert_eq!(report.summary.requests, good.lines);
+    assert_eq!(report.problems.len(), 1);
+    assert_eq!(report.problems[0].key, "logs/bad.log.gz");
+}
+
+#[tokio::test]
+async fn cloudwatch_round_trip_from_the_rust_client() {
+    let sdk = sdk_config().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let (busy, idle, silent) = (unique("i-busy"), unique("i-idle"), unique("i-silent"));
+    let now = Utc::now();
+    for (instance, namespace, name, values) in [
+        (&busy, "AWS/EC2", "CPUUtilization", [80.0, 90.0]),
+        (&idle, "AWS/EC2", "CPUUtilization", [10.0, 20.0]),
+        (&busy, "CWAgent", "mem_used_percent", [40.0, 60.0]),
+    ] {
+        let data: Vec<MetricDatum> = values
+            .iter()
+            .enumerate()
+            .map(|(n, v)| {
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .dimensions(
+                        Dimension::builder()
+                            .name("InstanceId")
+                            .value(instance)
+                            .build(),
+                    )
+                    .timestamp(aws::to_smithy(now - Duration::minutes(n as i64 + 1)))
+                    .value(*v)
+                    .unit(StandardUnit::Percent)
+                    .build()
+            })
+            .collect();
+        cw.put_metric_data()
+            .namespace(namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .expect("PutMetricData over CBOR through the stand-in");
+    }
+
+    let metrics = CloudWatchMetrics::new(cw);
+    let ids = vec![busy.clone(), idle.clone(), silent.clone()];
+    let load = metrics
+        .instance_load(&ids, now - Duration::minutes(10), now)
+        .await
+        .expect("GetMetricData over CBOR through the stand-in");
+    let cpu: BTreeMap<&str, Option<f64>> = load
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.cpu_percent))
+        .collect();
+    assert_eq!(cpu[busy.as_str()], Some(85.0));
+    assert_eq!(cpu[idle.as_str()], Some(15.0));
+    assert_eq!(cpu[silent.as_str()], None);
+    assert_eq!(load[&busy].memory_percent, Some(50.0));
+    assert_eq!(load[&idle].memory_percent, None);
+    assert_eq!(load[&busy].cpu_datapoints, 2);
+}
+
+#[tokio::test]
+async fn autoscaling_describe_set_and_unknown_group() {
+    let group = unique("asg");
+    seed(&[
+        "group",
+        &group,
+        "--min",
+        "1",
+        "--max",
+        "5",
+        "--desired",
+        "2",
+    ]);
+    let sdk = sdk_config().await;
+    let groups = AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(&sdk));
+
+    let info = groups
+        .describe(&group)
+        .await
+        .unwrap()
+        .expect("group exists");
+    assert_eq!((info.min, info.max, info.desired), (1, 5, 2));
+    assert_eq!(info.instances.len(), 2);
+    assert!(info
+        .instances
+        .iter()
+        .all(|i| i.lifecycle_state == "InService"));
+
+    groups.set_desired(&group, 3, true).await.unwrap();
+    assert_eq!(group_state(&group)["desired"], 3);
+
+    assert_eq!(groups.describe(&unique("nobody")).await.unwrap(), None);
+
+    let instances = Ec2Instances::new(aws_sdk_ec2::Client::new(&sdk));
+    let ids: Vec<String> = info.instances.iter().map(|i| i.id.clone()).collect();
+    let described = instances.describe(&ids).await.unwrap();
+    assert_eq!(described.len(), 2);
+    assert!(
+        described.iter().all(|i| i.state == "running"),
+        "{described:?}"
+    );
+}
+
+#[tokio::test]
+async fn autoscaling_faults_map_to_codes_and_throttling_is_retried() {
+    let group = unique("faulty");
+    seed(&[
+        "group",
+        &group,
+        "--min",
+        "1",
+        "--max",
+        "5",
+        "--desired",
+        "2",
+    ]);
+    let groups = AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(&sdk_config().await));
+
+    inject_fault("SetDesiredCapacity", "ScalingActivityInProgress", &group);
+    let err = groups.set_desired(&group, 3, true).await.unwrap_err();
+    assert!(err.is("ScalingActivityInProgress"), "{err}");
+    assert_eq!(
+        group_state(&group)["desired"],
+        2,
+        "a refused call changes nothing"
+    );
+
+    // One throttled answer: the SDK's standard retry goes again and succeeds.
+    inject_fault("DescribeAutoScalingGroups", "Throttling", &group);
+    let info = groups.describe(&group).await.unwrap().unwrap();
+    assert_eq!(info.desired, 2);
+}

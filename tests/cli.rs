@@ -1,0 +1,124 @@
+//! The `logscale` CLI as a person runs it: loggen, run (human and JSON), and its errors.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use support::*;
+
+fn logscale(args: &[&str], env: &[(&'static str, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logscale"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("running logscale")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn loggen_writes_parseable_lines_with_the_asked_shares() {
+    let out = logscale(
+        &[
+            "loggen",
+            "-n",
+            "4000",
+            "--error-share",
+            "0.1",
+            "--slow-share",
+            "0.2",
+            "--seed",
+            "7",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = logscale::parse::summarize_bytes(&out.stdout, Default::default());
+    assert_eq!(s.requests, 4000);
+    assert_eq!(s.unparsed, 0);
+    let errors = s.error_rate().unwrap();
+    let slow = s.slow_rate().unwrap();
+    assert!((7.0..13.0).contains(&errors), "{errors}");
+    assert!((16.0..24.0).contains(&slow), "{slow}");
+}
+
+#[test]
+fn bad_arguments_and_settings_are_named() {
+    let out = logscale(&["loggen", "--error-share", "1.5"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--error-share 1.5"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = logscale(&["run"], &[("LOGSCALE_GROUP", "web".into())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("LOGSCALE_BUCKET is required"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = logscale(
+        &["run"],
+        &[
+            ("LOGSCALE_GROUP", "web".into()),
+            ("LOGSCALE_BUCKET", "logs".into()),
+            ("LOGSCALE_WINDOW_MINUTES", "0".into()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("LOGSCALE_WINDOW_MINUTES=\"0\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_uploads_with_loggen_then_decides_in_dry_run() {
+    let s = Scenario::new("cli", (1, 5, 2), Some(75.0), true);
+    let mut env = aws_env();
+    env.extend(s.env());
+    let upload = logscale(
+        &[
+            "loggen",
+            "-n",
+            "1200",
+            "--error-share",
+            "0.01",
+            "--s3",
+            &format!("s3://{}/logs/", s.bucket),
+        ],
+        &env,
+    );
+    assert!(upload.status.success(), "{}", text(&upload.stderr));
+    assert!(
+        text(&upload.stderr).contains("uploaded 1200 lines"),
+        "{}",
+        text(&upload.stderr)
+    );
+
+    let out = logscale(&["run", "--dry-run", "--json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["logs"]["requests"], 1200);
+    assert_eq!(r["decision"]["to"], 3);
+    assert_eq!(r["applied"], false);
+    assert_eq!(group_state(&s.group)["desired"], 2);
+
+    let out = logscale(&["run", "--dry-run"], &env);
+    let human = text(&out.stdout);
+    assert!(human.contains("METRICS SUMMARY"), "{human}");
+    assert!(human.contains("Total Requests:     1200"), "{human}");
+    assert!(
+        human.contains("Decision: SCALE UP 2 → 3 (dry run, not applied)"),
+        "{human}"
+    );
+}

@@ -1,0 +1,307 @@
+//! End to end: the Lambda binary under cargo-lambda's runtime emulator (`cargo lambda watch
+//! --only-lambda-apis`), invoked with the sample events through `cargo lambda invoke`, talking
+//! to the local AWS stand-in. Each scenario checks the decision record the invocation returned
+//! and the group's real capacity afterwards.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+/// One emulator and one function process, for one scenario's settings.
+struct Lambda {
+    port: u16,
+    dir: PathBuf,
+    watch: Child,
+    function: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cargo_lambda() -> Command {
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.arg("lambda")
+        .env("PATH", path)
+        .current_dir(manifest_dir());
+    cmd
+}
+
+impl Lambda {
+    fn start(settings: &[(&'static str, String)]) -> Lambda {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("logscale-e2e-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let watch = cargo_lambda()
+            .args([
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("watch.log")).unwrap())
+            .spawn()
+            .expect("starting cargo lambda watch");
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "cargo lambda watch did not listen on {port}; see {}",
+                dir.join("watch.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let function = Command::new(env!("CARGO_BIN_EXE_logscale-lambda"))
+            .envs(aws_env())
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .stdout(std::fs::File::create(dir.join("function.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("function.err")).unwrap())
+            .spawn()
+            .expect("starting the logscale-lambda binary");
+        Lambda {
+            port,
+            dir,
+            watch,
+            function,
+        }
+    }
+
+    /// `cargo lambda invoke` with an events/ file; returns the decision record.
+    fn invoke(&self, event: &str) -> Value {
+        let out = cargo_lambda()
+            .args([
+                "invoke",
+                "_",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+            ])
+            .args([
+                "--data-file",
+                &format!("events/{event}"),
+                "--output-format",
+                "json",
+            ])
+            .output()
+            .expect("running cargo lambda invoke");
+        assert!(
+            out.status.success(),
+            "invoke failed: {}\nfunction stderr: {}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.join("function.err")).unwrap_or_default()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "invoke printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// The record lines the function printed to stdout (what CloudWatch Logs would keep).
+    fn logged_records(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("function.out"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("decision").is_some())
+            .collect()
+    }
+}
+
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        let _ = self.function.kill();
+        let _ = self.watch.kill();
+        let _ = self.function.wait();
+        let _ = self.watch.wait();
+    }
+}
+
+fn rules(record: &Value) -> Vec<String> {
+    record["decision"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Healthy traffic: few errors, few slow responses.
+async fn healthy_logs(s: &Scenario) {
+    put_logs(&s.bucket, "logs/app-1.log", 2000, 0.01, 0.02).await;
+    put_logs(&s.bucket, "logs/app-2.log.gz", 1500, 0.01, 0.02).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scale_up_on_high_cpu() {
+    let s = Scenario::new("up", (1, 5, 2), Some(75.0), true);
+    healthy_logs(&s).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "scale_up", "{r:#}");
+    assert_eq!(r["decision"]["from"], 2);
+    assert_eq!(r["decision"]["to"], 3);
+    assert_eq!(r["applied"], true);
+    assert_eq!(rules(&r), ["cpu_high"]);
+    assert_eq!(r["cpu_percent"], 75.0);
+    assert_eq!(r["logs"]["condition"], "complete");
+    assert_eq!(r["logs"]["requests"], 3500);
+    assert_eq!(r["logs"]["objects_read"], 2);
+    assert_eq!(r["instances"].as_array().unwrap().len(), 2);
+    assert_eq!(group_state(&s.group)["desired"], 3);
+    // The same record went to the function's log as one line.
+    let logged = lambda.logged_records();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0]["decision"], r["decision"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scale_down_on_low_cpu_with_healthy_logs() {
+    let s = Scenario::new("down", (1, 5, 3), Some(10.0), true);
+    healthy_logs(&s).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "scale_down", "{r:#}");
+    assert_eq!(
+        (r["decision"]["from"].clone(), r["decision"]["to"].clone()),
+        (3.into(), 2.into())
+    );
+    assert_eq!(r["applied"], true);
+    assert_eq!(group_state(&s.group)["desired"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hold_in_the_comfortable_band_makes_no_call() {
+    let s = Scenario::new("hold", (1, 5, 2), Some(45.0), true);
+    healthy_logs(&s).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert_eq!(rules(&r), ["steady"]);
+    assert_eq!(r["applied"], false);
+    assert_eq!(call_count("SetDesiredCapacity", &s.group), 0);
+    assert_eq!(group_state(&s.group)["desired"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_in_the_logs_scale_up_even_at_moderate_cpu() {
+    let s = Scenario::new("errs", (1, 5, 2), Some(40.0), true);
+    put_logs(&s.bucket, "logs/app.log", 3000, 0.2, 0.0).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(rules(&r), ["error_rate_high"], "{r:#}");
+    assert!(r["logs"]["error_rate"].as_f64().unwrap() > 15.0);
+    assert_eq!(group_state(&s.group)["desired"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clamp_at_max_holds() {
+    let s = Scenario::new("max", (1, 5, 5), Some(95.0), true);
+    healthy_logs(&s).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert_eq!(rules(&r), ["cpu_high", "at_max"]);
+    assert_eq!(r["decision"]["to"], 5);
+    assert_eq!(call_count("SetDesiredCapacity", &s.group), 0);
+    assert_eq!(group_state(&s.group)["desired"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_event_decides_but_never_calls() {
+    let s = Scenario::new("dry", (1, 5, 2), Some(75.0), true);
+    healthy_logs(&s).await;
+    let lambda = Lambda::start(&s.env());
+    for event in ["dry-run.json", "scheduled-dry-run.json"] {
+        let r = lambda.invoke(event);
+        assert_eq!(r["dry_run"], true, "{event}");
+        assert_eq!(
+            r["decision"]["to"], 3,
+            "{event}: the record says what it would do"
+        );
+        assert_eq!(r["applied"], false, "{event}");
+        assert!(rules(&r).contains(&"dry_run".to_string()), "{event}");
+    }
+    assert_eq!(call_count("SetDesiredCapacity", &s.group), 0);
+    assert_eq!(group_state(&s.group)["desired"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_window_never_scales_in() {
+    let s = Scenario::new("empty", (1, 5, 3), Some(5.0), true);
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["logs"]["condition"], "empty_window", "{r:#}");
+    assert_eq!(r["decision"]["action"], "hold");
+    assert_eq!(rules(&r), ["missing_logs"]);
+    assert_eq!(group_state(&s.group)["desired"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_bucket_is_named_and_cpu_still_counts() {
+    let s = Scenario::new("nobucket", (1, 5, 2), Some(80.0), false);
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["logs"]["condition"], "no_such_bucket", "{r:#}");
+    let errors = r["errors"].to_string();
+    assert!(errors.contains(&s.bucket), "{errors}");
+    // Scaling out on CPU alone is safe; the missing logs are in the record.
+    assert_eq!(r["decision"]["to"], 3);
+    assert_eq!(group_state(&s.group)["desired"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_group_is_named_and_nothing_is_called() {
+    let s = Scenario::new("known", (1, 5, 2), Some(80.0), true);
+    let missing = unique("no-such-group");
+    let mut env = s.env();
+    env.retain(|(k, _)| *k != "LOGSCALE_GROUP");
+    env.push(("LOGSCALE_GROUP", missing.clone()));
+    let lambda = Lambda::start(&env);
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert_eq!(rules(&r), ["group_unavailable"]);
+    assert!(r["capacity"].is_null());
+    assert!(r["errors"].to_string().contains(&missing), "{r:#}");
+    assert_eq!(call_count("SetDesiredCapacity", &missing), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scaling_activity_in_progress_becomes_a_hold() {
+    let s = Scenario::new("busy", (1, 5, 2), Some(85.0), true);
+    healthy_logs(&s).await;
+    inject_fault("SetDesiredCapacity", "ScalingActivityInProgress", &s.group);
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert_eq!(rules(&r), ["cpu_high", "activity_in_progress"]);
+    assert_eq!(r["applied"], false);
+    assert_eq!(group_state(&s.group)["desired"], 2);
+}

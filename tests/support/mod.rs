@@ -1,0 +1,239 @@
+//! Shared test plumbing: the local AWS stand-in (moto behind tools/standin.py), SDK
+//! configuration that points at it, and seeding through tools/seed.py.
+//!
+//! Each test binary starts one stand-in on a free loopback port; it exits by itself when the
+//! test process ends. Tests use their own resource names, so they can run concurrently.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python venv that scripts/setup.sh made.
+pub fn venv() -> PathBuf {
+    let venv = std::env::var_os("LOGSCALE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join(".venv"));
+    assert!(
+        venv.join("bin/python").exists(),
+        "no Python venv at {}: run `make setup` (or scripts/setup.sh) first, or set LOGSCALE_VENV",
+        venv.display()
+    );
+    venv
+}
+
+pub struct Standin {
+    pub endpoint: String,
+    _child: Child,
+}
+
+static STANDIN: OnceLock<Standin> = OnceLock::new();
+
+/// The stand-in for this test binary, started on first use.
+pub fn standin() -> &'static Standin {
+    STANDIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("logscale-standin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port_file = dir.join("port");
+        let _ = std::fs::remove_file(&port_file);
+        let log = std::fs::File::create(dir.join("standin.log")).unwrap();
+        let child = Command::new(venv().join("bin/python"))
+            .arg(manifest_dir().join("tools/standin.py"))
+            .args(["--port", "0", "--port-file"])
+            .arg(&port_file)
+            .args(["--parent-pid", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting tools/standin.py");
+        let port = wait_for_file(&port_file, Duration::from_secs(60)).unwrap_or_else(|| {
+            panic!(
+                "the stand-in did not start within 60 s; see {}",
+                dir.join("standin.log").display()
+            )
+        });
+        Standin {
+            endpoint: format!("http://127.0.0.1:{}", port.trim()),
+            _child: child,
+        }
+    })
+}
+
+fn wait_for_file(path: &Path, limit: Duration) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.trim().is_empty() {
+                return Some(text);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// The variables that point the AWS SDK (and our binaries) at the stand-in.
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", standin().endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+/// SDK configuration for the stand-in, as production builds it, but with explicit values.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&standin().endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// A name no other test in this run uses (lower case, valid for buckets and groups).
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Runs tools/seed.py against the stand-in and returns its stdout.
+pub fn seed(args: &[&str]) -> String {
+    let out = Command::new(venv().join("bin/python"))
+        .arg(manifest_dir().join("tools/seed.py"))
+        .args(["--endpoint", &standin().endpoint])
+        .args(args)
+        .output()
+        .expect("running tools/seed.py");
+    assert!(
+        out.status.success(),
+        "seed.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The group's {min, max, desired, instances} as the stand-in reports it.
+pub fn group_state(group: &str) -> serde_json::Value {
+    serde_json::from_str(&seed(&["show", group])).unwrap()
+}
+
+/// How many `operation` requests the stand-in has seen whose body mentions `subject`
+/// (a group or bucket name).
+pub fn call_count(operation: &str, subject: &str) -> usize {
+    let calls: serde_json::Value = serde_json::from_str(&seed(&["calls"])).unwrap();
+    calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == operation)
+        .filter(|c| c["body"].as_str().is_some_and(|b| b.contains(subject)))
+        .count()
+}
+
+/// Queues an AWS error answer for the next `operation` request that mentions `subject`.
+pub fn inject_fault(operation: &str, code: &str, subject: &str) {
+    seed(&["fault", operation, code, "--match", subject]);
+}
+
+/// A bucket and a group seeded for one scenario.
+pub struct Scenario {
+    pub bucket: String,
+    pub group: String,
+}
+
+impl Scenario {
+    /// A group with the given size and every instance's CPU at `cpu` percent (None: no
+    /// datapoints), and a bucket (None: no bucket at all).
+    pub fn new(
+        name: &str,
+        (min, max, desired): (u32, u32, u32),
+        cpu: Option<f64>,
+        bucket: bool,
+    ) -> Scenario {
+        let s = Scenario {
+            bucket: unique(&format!("{name}-logs")),
+            group: unique(name),
+        };
+        if bucket {
+            seed(&["bucket", &s.bucket]);
+        }
+        seed(&[
+            "group",
+            &s.group,
+            "--min",
+            &min.to_string(),
+            "--max",
+            &max.to_string(),
+            "--desired",
+            &desired.to_string(),
+        ]);
+        if let Some(cpu) = cpu {
+            seed(&["cpu", &s.group, "--percent", &cpu.to_string()]);
+        }
+        s
+    }
+
+    /// The LOGSCALE_* settings for this scenario.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LOGSCALE_BUCKET", self.bucket.clone()),
+            ("LOGSCALE_PREFIX", "logs/".into()),
+            ("LOGSCALE_GROUP", self.group.clone()),
+        ]
+    }
+}
+
+/// Uploads `lines` generated log lines to `bucket/key` (gzip when the key ends in .gz).
+pub async fn put_logs(
+    bucket: &str,
+    key: &str,
+    lines: u64,
+    error_share: f64,
+    slow_share: f64,
+) -> logscale::loggen::LogGenStats {
+    use std::io::Write;
+    let spec = logscale::loggen::LogGenSpec {
+        lines,
+        error_share,
+        slow_share,
+        slow_ms: 1000.0,
+        start: chrono::Utc::now().naive_utc(),
+        seed: lines ^ key.len() as u64,
+    };
+    let mut plain = Vec::new();
+    let stats = logscale::loggen::generate(&spec, &mut plain).unwrap();
+    let body = if key.ends_with(".gz") {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&plain).unwrap();
+        e.finish().unwrap()
+    } else {
+        plain
+    };
+    let sdk = sdk_config().await;
+    logscale::aws::s3::client(&sdk, true)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .expect("put_object to the stand-in");
+    stats
+}
