@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::act::{apply, Outcome};
 use crate::config::Config;
 use crate::decide::{decide, Capacity, Decision, Signals};
-use crate::fetch::{fetch_window, FetchReport, LogCondition};
+use crate::fetch::{fetch_window, FetchReport};
 use crate::parse::summary::LogMetrics;
 use crate::parse::ParseOptions;
 use crate::ports::{
@@ -106,12 +106,12 @@ where
             decision: Decision::hold(
                 0,
                 "group_unavailable",
-                match errors.first() {
-                    Some(e) if observed.group.is_none() && !errors.is_empty() => {
-                        format!("cannot size the group: {e}")
-                    }
-                    _ => format!("cannot size the group: {}", cfg.group),
-                },
+                format!(
+                    "cannot size the group: {}",
+                    errors
+                        .first()
+                        .map_or("it could not be read", String::as_str)
+                ),
             ),
             applied: false,
             error: None,
@@ -273,12 +273,4 @@ fn logs_record(f: &FetchReport) -> LogsRecord {
 fn average(values: impl Iterator<Item = f64>) -> Option<f64> {
     let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     (n > 0).then(|| sum / n as f64)
-}
-
-/// True when the condition means the bucket itself could not be used.
-pub fn bucket_unusable(c: LogCondition) -> bool {
-    matches!(
-        c,
-        LogCondition::NoSuchBucket | LogCondition::AccessDenied | LogCondition::ListFailed
-    )
 }

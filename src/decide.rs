@@ -235,7 +235,15 @@ mod tests {
             ..healthy(Some(10.0))
         };
         // (name, signals, capacity, action, to, rules)
-        let cases: Vec<(&str, Signals, Capacity, Action, u32, Vec<&str>)> = vec![
+        type Case = (
+            &'static str,
+            Signals,
+            Capacity,
+            Action,
+            u32,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "cpu high steps out",
                 healthy(Some(75.0)),

@@ -10,6 +10,8 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod s3;
 
+use std::time::Duration;
+
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -25,8 +27,19 @@ pub use s3::S3LogStore;
 pub type AwsServices = Services<S3LogStore, AutoScalingGroups, Ec2Instances, CloudWatchMetrics>;
 
 /// Builds every client once from the environment's AWS configuration.
+///
+/// Each call gets a time limit so one hung connection cannot eat the invocation's 60 s: an
+/// attempt may take 10 s and a call, with the SDK's retries (standard mode: throttling and 5xx
+/// answers are retried with backoff), 25 s.
 pub async fn services_from_env() -> AwsServices {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(25))
+        .build();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
     services_from_sdk_config(&sdk)
 }
 
