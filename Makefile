@@ -8,7 +8,7 @@ export LOGSCALE_SAM_VENV ?= $(CURDIR)/.venv-sam
 LINT_ENV := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
 	AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: setup demo test unit lint build package deploy clean
+.PHONY: setup demo test unit lint build package deploy bench fuzz clean
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,23 @@ package: setup
 deploy: setup
 	PATH="$(LOGSCALE_VENV)/bin:$$PATH" $(LOGSCALE_SAM_VENV)/bin/sam build
 	$(LOGSCALE_SAM_VENV)/bin/sam deploy --guided
+
+## Throughput and memory against mawk, the original's Python and gzip (see the README).
+bench:
+	cargo build --release --bin logscale
+	python3 scripts/bench.py $(BENCH_ARGS)
+	cargo bench --bench parse
+
+## Each parser under libFuzzer (cargo-fuzz on the stable toolchain via RUSTC_BOOTSTRAP).
+FUZZ_RUNS ?= 2000000
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	for t in original alb combined json; do mkdir -p fuzz/corpus/$$t && \
+		cargo run -q --bin logscale -- loggen -n 20 --format $$t -o fuzz/corpus/$$t/seed.log || exit 1; done
+	mkdir -p fuzz/corpus/auto_gzip && gzip -c fuzz/corpus/alb/seed.log > fuzz/corpus/auto_gzip/seed.gz
+	cd fuzz && for t in original alb combined json auto_gzip; do \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t -- -runs=$(FUZZ_RUNS) -max_len=4096 || exit 1; \
+	done
 
 clean:
 	rm -rf .venv .venv-sam .aws-sam target

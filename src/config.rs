@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::parse::{ErrorRule, FormatChoice, JsonMapping, ParseOptions, TimeUnit};
+
 /// A setting that could not be used. The message names the variable and the offending value.
 #[derive(Debug, Error, PartialEq)]
 pub enum ConfigError {
@@ -72,6 +74,8 @@ pub struct Config {
     pub fetch_concurrency: usize,
     /// Time kept back from the invocation's deadline for observing, deciding and acting.
     pub reserve: Duration,
+    /// How log lines are read: format, error rule, units, JSON keys (and the slow threshold).
+    pub parse: ParseOptions,
 }
 
 /// The variables [`Config::from_lookup`] reads, with their defaults, for help texts and docs.
@@ -90,6 +94,16 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("LOGSCALE_HONOR_COOLDOWN", "true"),
     ("LOGSCALE_FETCH_CONCURRENCY", "8"),
     ("LOGSCALE_RESERVE_SECONDS", "15"),
+    ("LOGSCALE_FORMAT", "auto"),
+    ("LOGSCALE_ERRORS", "auto"),
+    ("LOGSCALE_REQUEST_TIME_UNIT", "(guess)"),
+    ("LOGSCALE_JSON_STATUS_KEY", "status"),
+    (
+        "LOGSCALE_JSON_LATENCY_KEYS",
+        "duration_ms,latency_ms,response_time_ms,latency,duration",
+    ),
+    ("LOGSCALE_JSON_LATENCY_UNIT", "ms"),
+    ("LOGSCALE_JSON_LEVEL_KEY", "level"),
 ];
 
 impl Config {
@@ -152,6 +166,7 @@ impl Config {
             ));
         }
         let reserve = number(&get, "LOGSCALE_RESERVE_SECONDS", 15.0, 0.0, 600.0)?;
+        let parse = parse_options(&get, thresholds.slow_ms)?;
 
         Ok(Config {
             bucket,
@@ -164,8 +179,60 @@ impl Config {
             honor_cooldown: boolean(&get, "LOGSCALE_HONOR_COOLDOWN", true)?,
             fetch_concurrency: fetch_concurrency as usize,
             reserve: Duration::from_secs_f64(reserve),
+            parse,
         })
     }
+}
+
+/// The log-reading settings; shared with `logscale analyze`, which takes the same variables.
+pub fn parse_options(
+    get: &impl Fn(&str) -> Option<String>,
+    slow_ms: f64,
+) -> Result<ParseOptions, ConfigError> {
+    let defaults = JsonMapping::default();
+    let json = JsonMapping {
+        status: get("LOGSCALE_JSON_STATUS_KEY").unwrap_or(defaults.status),
+        latency: match get("LOGSCALE_JSON_LATENCY_KEYS") {
+            None => defaults.latency,
+            Some(raw) => {
+                let keys: Vec<String> = raw
+                    .split(',')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect();
+                if keys.is_empty() {
+                    return Err(invalid(
+                        "LOGSCALE_JSON_LATENCY_KEYS",
+                        &raw,
+                        "expected one or more keys separated by commas",
+                    ));
+                }
+                keys
+            }
+        },
+        latency_unit: parsed(get, "LOGSCALE_JSON_LATENCY_UNIT")?.unwrap_or(TimeUnit::Millis),
+        level: get("LOGSCALE_JSON_LEVEL_KEY").unwrap_or(defaults.level),
+    };
+    Ok(ParseOptions {
+        slow_ms,
+        format: parsed::<FormatChoice>(get, "LOGSCALE_FORMAT")?.unwrap_or_default(),
+        errors: parsed::<ErrorRule>(get, "LOGSCALE_ERRORS")?.unwrap_or_default(),
+        request_time_unit: parsed(get, "LOGSCALE_REQUEST_TIME_UNIT")?,
+        json,
+    })
+}
+
+/// A variable read with the type's `FromStr`, whose message becomes the error's reason.
+fn parsed<T: std::str::FromStr<Err = String>>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    get(var)
+        .map(|raw| {
+            raw.parse::<T>()
+                .map_err(|reason| invalid(var, &raw, &reason))
+        })
+        .transpose()
 }
 
 fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
@@ -320,6 +387,40 @@ mod tests {
         for bad in ["ab", "App-Logs", "logs_bucket", "-logs", "logs-"] {
             let err = config(&[("LOGSCALE_BUCKET", bad), ("LOGSCALE_GROUP", "web")]).unwrap_err();
             assert!(err.to_string().contains("LOGSCALE_BUCKET"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn log_reading_settings() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.parse.format, FormatChoice::Auto);
+        assert_eq!(c.parse.slow_ms, 1000.0);
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("LOGSCALE_FORMAT", "alb"),
+            ("LOGSCALE_ERRORS", "either"),
+            ("LOGSCALE_SLOW_MS", "250"),
+            ("LOGSCALE_JSON_LATENCY_KEYS", " rt , elapsed "),
+            ("LOGSCALE_JSON_LATENCY_UNIT", "s"),
+            ("LOGSCALE_REQUEST_TIME_UNIT", "us"),
+        ]);
+        let p = config(&pairs).unwrap().parse;
+        assert_eq!(p.format, FormatChoice::Fixed(crate::parse::Format::Alb));
+        assert_eq!(p.errors, ErrorRule::Either);
+        assert_eq!(p.slow_ms, 250.0);
+        assert_eq!(p.json.latency, ["rt", "elapsed"]);
+        assert_eq!(p.json.latency_unit, TimeUnit::Seconds);
+        assert_eq!(p.request_time_unit, Some(TimeUnit::Micros));
+        for (var, bad) in [
+            ("LOGSCALE_FORMAT", "csv"),
+            ("LOGSCALE_ERRORS", "some"),
+            ("LOGSCALE_JSON_LATENCY_UNIT", "weeks"),
+            ("LOGSCALE_JSON_LATENCY_KEYS", " , "),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((var, bad));
+            let msg = config(&pairs).unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("{var}=")), "{msg}");
         }
     }
 

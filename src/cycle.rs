@@ -12,7 +12,6 @@ use crate::config::Config;
 use crate::decide::{decide, Capacity, Decision, Signals};
 use crate::fetch::{fetch_window, FetchReport};
 use crate::parse::summary::LogMetrics;
-use crate::parse::ParseOptions;
 use crate::ports::{
     GroupInfo, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, ScalingGroups,
 };
@@ -51,7 +50,7 @@ pub async fn run_cycle<L, G, I, M>(
     opts: CycleOptions,
 ) -> DecisionRecord
 where
-    L: LogStore,
+    L: LogStore + Clone + 'static,
     G: ScalingGroups,
     I: Instances,
     M: Metrics,
@@ -61,9 +60,6 @@ where
     let fetch_deadline = opts
         .deadline
         .map(|d| d.checked_sub(cfg.reserve).unwrap_or(d));
-    let options = ParseOptions {
-        slow_ms: cfg.thresholds.slow_ms,
-    };
 
     let (fetched, observed) = tokio::join!(
         fetch_window(
@@ -71,7 +67,7 @@ where
             &cfg.bucket,
             &cfg.prefix,
             (window.start, window.end),
-            options,
+            &cfg.parse,
             cfg.fetch_concurrency,
             fetch_deadline,
         ),
@@ -265,6 +261,7 @@ fn logs_record(f: &FetchReport) -> LogsRecord {
         objects_listed: f.objects_listed,
         objects_in_window: f.objects_in_window,
         objects_read: f.objects_read,
+        formats: f.formats.clone(),
         problems: f.problems.clone(),
         metrics: LogMetrics::from(&f.summary),
     }

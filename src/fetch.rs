@@ -1,16 +1,19 @@
 //! Which log objects belong to the window, and reading them: streamed, a bounded number at a
-//! time, each into its own [`LogSummary`] that is merged at the end.
+//! time, each in its own task (so parsing runs on every core and overlaps the other downloads)
+//! and into its own [`LogSummary`], merged at the end.
 //!
 //! Nothing here stops the cycle: a missing bucket, a denied read, a corrupt object or a deadline
 //! becomes a [`LogCondition`] or an [`ObjectProblem`] in the record, and every object that could
 //! be read still counts.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::parse::{summarize_writer, Encoding, LogSummary, ParseOptions};
+use crate::parse::{Encoding, Format, LogSummary, ObjectSink, ParseOptions};
 use crate::ports::{LogStore, ObjectInfo};
 
 /// The state of the window's logs as a whole.
@@ -53,6 +56,8 @@ pub struct FetchReport {
     pub objects_read: usize,
     pub condition: LogCondition,
     pub summary: LogSummary,
+    /// How many objects were read in each format.
+    pub formats: BTreeMap<Format, usize>,
     pub problems: Vec<ObjectProblem>,
     /// A listing failure, in the service's words.
     pub list_error: Option<String>,
@@ -76,12 +81,12 @@ pub fn select_in_window(
 
 /// Lists the prefix, selects the window and reads it, `concurrency` objects at a time.
 /// Objects not finished by `deadline` are reported as problems, not waited for.
-pub async fn fetch_window<L: LogStore>(
+pub async fn fetch_window<L: LogStore + Clone + 'static>(
     store: &L,
     bucket: &str,
     prefix: &str,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
-    options: ParseOptions,
+    options: &ParseOptions,
     concurrency: usize,
     deadline: Option<Instant>,
 ) -> FetchReport {
@@ -91,6 +96,7 @@ pub async fn fetch_window<L: LogStore>(
         objects_read: 0,
         condition: LogCondition::Complete,
         summary: LogSummary::default(),
+        formats: BTreeMap::new(),
         problems: Vec::new(),
         list_error: None,
     };
@@ -116,29 +122,42 @@ pub async fn fetch_window<L: LogStore>(
         return report;
     }
 
-    let reads = futures::stream::iter(selected.iter())
-        .map(|object| async move {
-            let read = read_object(store, bucket, object, options);
-            match deadline {
-                Some(at) => {
-                    tokio::time::timeout_at(at, read)
-                        .await
-                        .unwrap_or_else(|_| ObjectRead {
-                            summary: None,
-                            problem: Some("not read: the invocation's deadline was near".into()),
-                        })
-                }
-                None => read.await,
+    let reads = futures::stream::iter(selected)
+        .map(|object| {
+            let (store, bucket, options) = (store.clone(), bucket.to_string(), options.clone());
+            async move {
+                let key = object.key.clone();
+                let task =
+                    tokio::spawn(
+                        async move { read_object(&store, &bucket, &object, options).await },
+                    );
+                let abort = task.abort_handle();
+                let joined = match deadline {
+                    Some(at) => match tokio::time::timeout_at(at, task).await {
+                        Ok(joined) => joined,
+                        Err(_) => {
+                            abort.abort();
+                            return (
+                                key,
+                                ObjectRead::failed("not read: the invocation's deadline was near"),
+                            );
+                        }
+                    },
+                    None => task.await,
+                };
+                let read =
+                    joined.unwrap_or_else(|e| ObjectRead::failed(format!("reader failed: {e}")));
+                (key, read)
             }
-            .with_key(&object.key)
         })
         .buffer_unordered(concurrency.max(1));
     let results: Vec<(String, ObjectRead)> = reads.collect().await;
 
     for (key, read) in results {
-        if let Some(summary) = &read.summary {
+        if let Some((summary, format)) = &read.parsed {
             report.summary.merge(summary);
             report.objects_read += 1;
+            *report.formats.entry(*format).or_default() += 1;
         }
         if let Some(problem) = read.problem {
             report.problems.push(ObjectProblem { key, problem });
@@ -153,13 +172,16 @@ pub async fn fetch_window<L: LogStore>(
 
 /// One object's outcome: what was parsed (possibly only a part) and what went wrong.
 struct ObjectRead {
-    summary: Option<LogSummary>,
+    parsed: Option<(LogSummary, Format)>,
     problem: Option<String>,
 }
 
 impl ObjectRead {
-    fn with_key(self, key: &str) -> (String, ObjectRead) {
-        (key.to_string(), self)
+    fn failed(problem: impl Into<String>) -> ObjectRead {
+        ObjectRead {
+            parsed: None,
+            problem: Some(problem.into()),
+        }
     }
 }
 
@@ -171,15 +193,10 @@ async fn read_object<L: LogStore>(
 ) -> ObjectRead {
     let mut body = match store.open(bucket, &object.key).await {
         Ok(body) => body,
-        Err(e) => {
-            return ObjectRead {
-                summary: None,
-                problem: Some(e.to_string()),
-            }
-        }
+        Err(e) => return ObjectRead::failed(e.to_string()),
     };
     let encoding = Encoding::detect(&object.key, body.content_encoding.as_deref());
-    let mut sink = summarize_writer(encoding, options);
+    let mut sink = ObjectSink::new(encoding, options);
     let mut problem = None;
     while let Some(chunk) = body.chunks.next().await {
         match chunk {
@@ -195,12 +212,12 @@ async fn read_object<L: LogStore>(
             }
         }
     }
-    let (summary, finish_error) = sink.finish();
+    let (summary, format, finish_error) = sink.finish();
     if problem.is_none() {
         problem = finish_error.map(|e| format!("gzip stream ends early: {e}"));
     }
     ObjectRead {
-        summary: Some(summary),
+        parsed: Some((summary, format)),
         problem,
     }
 }

@@ -4,16 +4,49 @@
 use std::fmt::Write;
 
 use crate::decide::Action;
+use crate::parse::summary::LogMetrics;
 use crate::record::DecisionRecord;
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("n/a".to_string(), |v| format!("{v:.2}%"))
 }
 
+fn ms(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |v| format!("{v:.2}ms"))
+}
+
+/// The original tool's METRICS SUMMARY, with the percentiles added.
+pub fn metrics_summary(m: &LogMetrics) -> String {
+    let mut o = String::new();
+    let line = "=".repeat(50);
+    let _ = writeln!(o, "{line}\nMETRICS SUMMARY\n{line}");
+    let _ = writeln!(o, "Total Requests:     {}", m.requests);
+    let _ = writeln!(o, "Error Count:        {}", m.errors);
+    let _ = writeln!(o, "Slow Responses:     {}", m.slow);
+    let _ = writeln!(o, "Avg Response Time:  {}", ms(m.mean_ms));
+    let _ = writeln!(
+        o,
+        "Percentiles:        p50 {} · p90 {} · p95 {} · p99 {}",
+        ms(m.p50_ms),
+        ms(m.p90_ms),
+        ms(m.p95_ms),
+        ms(m.p99_ms)
+    );
+    let _ = writeln!(o, "Error Rate:         {}", pct(m.error_rate));
+    let _ = writeln!(o, "Slow Response Rate: {}", pct(m.slow_rate));
+    if m.unparsed > 0 {
+        let _ = writeln!(o, "Unparsed Lines:     {}", m.unparsed);
+        for (kind, k) in &m.unparsed_kinds {
+            let _ = writeln!(o, "  {kind}: {} (e.g. {:?})", k.count, k.example);
+        }
+    }
+    let _ = writeln!(o, "{line}");
+    o
+}
+
 /// Renders the record for people.
 pub fn render(r: &DecisionRecord) -> String {
     let mut o = String::new();
-    let line = "=".repeat(50);
     let _ = writeln!(
         o,
         "logscale: group {} · window {} → {} ({} min)",
@@ -30,27 +63,7 @@ pub fn render(r: &DecisionRecord) -> String {
     for p in &r.logs.problems {
         let _ = writeln!(o, "  ! {}: {}", p.key, p.problem);
     }
-    let m = &r.logs.metrics;
-    let _ = writeln!(o, "{line}\nMETRICS SUMMARY\n{line}");
-    let _ = writeln!(o, "Total Requests:     {}", m.requests);
-    let _ = writeln!(o, "Error Count:        {}", m.errors);
-    let _ = writeln!(o, "Slow Responses:     {}", m.slow);
-    let _ = writeln!(
-        o,
-        "Avg Response Time:  {}",
-        m.mean_ms.map_or("n/a".into(), |v| format!("{v:.2}ms"))
-    );
-    let _ = writeln!(o, "Error Rate:         {}", pct(m.error_rate));
-    let _ = writeln!(o, "Slow Response Rate: {}", pct(m.slow_rate));
-    if m.unparsed > 0 {
-        let _ = writeln!(
-            o,
-            "Unparsed Lines:     {} (e.g. {:?})",
-            m.unparsed,
-            m.unparsed_example.as_deref().unwrap_or("")
-        );
-    }
-    let _ = writeln!(o, "{line}");
+    o.push_str(&metrics_summary(&r.logs.metrics));
     let _ = writeln!(o, "Instances:");
     if r.instances.is_empty() {
         let _ = writeln!(o, "  (none)");

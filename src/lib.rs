@@ -11,19 +11,23 @@
 //! - [`handler`]: a Lambda event → per-invocation overrides → one cycle.
 //! - [`cycle`]: the pipeline; runs fetch and observe concurrently, then decide and act.
 //! - [`fetch`]: which objects are in the window; streamed, bounded-concurrency reads.
-//! - [`parse`]: bytes → lines → [`parse::LogSummary`] (pure), plain or gzip.
+//! - [`parse`]: bytes → lines → [`parse::LogSummary`] (pure), plain or gzip, in the original,
+//!   ALB, combined or JSON-lines format, detected per object; percentiles from a mergeable
+//!   sketch.
 //! - [`decide`]: signals + thresholds + the group's size → [`decide::Decision`] (pure).
 //! - [`act`]: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
 //! - [`record`]: the JSON decision record, the product's contract; [`human`] renders it.
 //! - [`ports`]: one narrow trait per outside service, returning this crate's types.
 //! - [`aws`]: those traits over the AWS SDK (S3, Auto Scaling, EC2, CloudWatch).
-//! - [`loggen`]: sample logs in the original format for demos, tests and benchmarks.
+//! - [`analyze`]: the same parsing engine over local files, one thread per file.
+//! - [`loggen`]: sample logs in every format, for demos, tests and benchmarks.
 //!
 //! Parsing and deciding take data (and the caller's `now`), never a clock, the environment or a
 //! socket, so they are tested with tables; the pipeline is tested over the real SDK clients
 //! against a local stand-in (see `tests/`).
 
 pub mod act;
+pub mod analyze;
 pub mod aws;
 pub mod config;
 pub mod cycle;

@@ -3,12 +3,15 @@
 //! Its fields are documented in the README ("The decision record"); changing one is a change of
 //! contract.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 use crate::decide::{Capacity, Decision};
 use crate::fetch::{LogCondition, ObjectProblem};
 use crate::parse::summary::{round2, LogMetrics};
+use crate::parse::Format;
 
 #[derive(Debug, Serialize)]
 pub struct DecisionRecord {
@@ -53,6 +56,8 @@ pub struct LogsRecord {
     pub objects_listed: usize,
     pub objects_in_window: usize,
     pub objects_read: usize,
+    /// Objects read per format (`original`, `alb`, `combined`, `json`).
+    pub formats: BTreeMap<Format, usize>,
     pub problems: Vec<ObjectProblem>,
     #[serde(flatten)]
     pub metrics: LogMetrics,

@@ -46,7 +46,7 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
         &bucket,
         "logs/",
         (now - Duration::minutes(5), now),
-        ParseOptions::default(),
+        &ParseOptions::default(),
         3,
         None,
     )
@@ -73,7 +73,7 @@ async fn s3_missing_bucket_is_a_named_condition() {
         &bucket,
         "logs/",
         (now - Duration::minutes(5), now),
-        ParseOptions::default(),
+        &ParseOptions::default(),
         2,
         None,
     )
@@ -111,7 +111,7 @@ async fn s3_corrupt_gzip_object_is_reported_and_the_rest_still_counts() {
         &bucket,
         "logs/",
         (now - Duration::minutes(5), now),
-        ParseOptions::default(),
+        &ParseOptions::default(),
         2,
         None,
     )

@@ -38,7 +38,7 @@ fn loggen_writes_parseable_lines_with_the_asked_shares() {
         &[],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let s = logscale::parse::summarize_bytes(&out.stdout, Default::default());
+    let s = logscale::parse::summarize_bytes(&out.stdout, &Default::default());
     assert_eq!(s.requests, 4000);
     assert_eq!(s.unparsed, 0);
     let errors = s.error_rate().unwrap();
@@ -121,4 +121,100 @@ fn run_uploads_with_loggen_then_decides_in_dry_run() {
         human.contains("Decision: SCALE UP 2 → 3 (dry run, not applied)"),
         "{human}"
     );
+}
+
+#[test]
+fn analyze_reports_every_format_as_json_and_reads_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["original", "alb", "combined", "json"] {
+        let path = dir.path().join(format!("{format}.log"));
+        let gen = logscale(
+            &[
+                "loggen",
+                "-n",
+                "3000",
+                "--format",
+                format,
+                "--error-share",
+                "0.1",
+                "-o",
+                path.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(gen.status.success(), "{}", text(&gen.stderr));
+        let out = logscale(&["analyze", "--json", path.to_str().unwrap()], &[]);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for key in [
+            "requests",
+            "errors",
+            "slow",
+            "error_rate",
+            "slow_rate",
+            "mean_ms",
+            "p50_ms",
+            "p90_ms",
+            "p95_ms",
+            "p99_ms",
+            "status",
+            "unparsed",
+            "bytes",
+        ] {
+            assert!(r.get(key).is_some(), "{format}: no {key} in {r}");
+        }
+        assert_eq!(r["requests"], 3000, "{format}");
+        assert_eq!(r["unparsed"], 0, "{format}");
+        assert_eq!(r["inputs"][0]["format"], format);
+        let rate = r["error_rate"].as_f64().unwrap();
+        assert!((7.0..13.0).contains(&rate), "{format}: {rate}");
+    }
+
+    // stdin, gzip-compressed, with the human summary
+    let gz = dir.path().join("in.log.gz");
+    let gen = logscale(
+        &["loggen", "-n", "500", "--gzip", "-o", gz.to_str().unwrap()],
+        &[],
+    );
+    assert!(gen.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_logscale"))
+        .args(["analyze", "-"])
+        .stdin(std::fs::File::open(&gz).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let human = text(&out.stdout);
+    assert!(human.contains("Total Requests:     500"), "{human}");
+    assert!(human.contains("Percentiles:        p50 "), "{human}");
+    assert!(human.contains("-: original, gzip, 500 requests"), "{human}");
+}
+
+#[test]
+fn analyze_names_a_missing_file_and_still_reports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    let gen = logscale(&["loggen", "-n", "100", "-o", good.to_str().unwrap()], &[]);
+    assert!(gen.status.success());
+    let missing = dir.path().join("nope.log");
+    let out = logscale(
+        &[
+            "analyze",
+            "--json",
+            good.to_str().unwrap(),
+            missing.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("nope.log: cannot open"),
+        "{}",
+        text(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["requests"], 100);
+
+    let out = logscale(&["analyze", "--format", "csv", good.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("csv"), "{}", text(&out.stderr));
 }

@@ -305,3 +305,45 @@ async fn scaling_activity_in_progress_becomes_a_hold() {
     assert_eq!(r["applied"], false);
     assert_eq!(group_state(&s.group)["desired"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mixed_formats_in_one_window_are_each_detected() {
+    use logscale::parse::Format;
+    let s = Scenario::new("mixed", (1, 5, 2), Some(45.0), true);
+    let alb = put_logs_in(
+        &s.bucket,
+        "logs/AWSLogs/123456789012/elasticloadbalancing/us-east-1/node-a.log.gz",
+        Format::Alb,
+        1500,
+        0.01,
+        0.02,
+    )
+    .await;
+    let orig = put_logs_in(
+        &s.bucket,
+        "logs/app.log",
+        Format::Original,
+        1000,
+        0.01,
+        0.02,
+    )
+    .await;
+    let json = put_logs_in(&s.bucket, "logs/api.jsonl", Format::Json, 500, 0.01, 0.02).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(
+        r["logs"]["formats"],
+        serde_json::json!({"original": 1, "alb": 1, "json": 1}),
+        "{r:#}"
+    );
+    assert_eq!(r["logs"]["requests"], alb.lines + orig.lines + json.lines);
+    assert_eq!(r["logs"]["errors"], alb.errors + orig.errors + json.errors);
+    assert_eq!(r["logs"]["unparsed"], 0);
+    for key in ["p50_ms", "p90_ms", "p95_ms", "p99_ms"] {
+        assert!(
+            r["logs"][key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {r:#}"
+        );
+    }
+    assert_eq!(r["decision"]["action"], "hold");
+}

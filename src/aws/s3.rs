@@ -5,6 +5,7 @@ use aws_sdk_s3::Client;
 use super::{service_error, to_chrono};
 use crate::ports::{LogStore, ObjectBody, ObjectInfo, ServiceError};
 
+#[derive(Clone)]
 pub struct S3LogStore {
     client: Client,
     page_size: Option<i32>,

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use logscale::config::Config;
 use logscale::cycle::{run_cycle, CycleOptions};
 use logscale::loggen::{generate, LogGenSpec};
+use logscale::parse::{Format, FormatChoice};
 
 #[derive(Parser)]
 #[command(
@@ -35,11 +36,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Generate sample logs in the original format.
+    /// Read local log files (plain or gzip; `-` for stdin) and print their metrics.
+    Analyze {
+        /// The log format, or auto to detect it per file.
+        #[arg(long, default_value = "auto", value_parser = parse_format_choice)]
+        format: FormatChoice,
+        /// Print one JSON object instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Files to read in parallel (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Log files; `-` reads stdin.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Generate sample logs.
     Loggen {
         /// Number of lines.
         #[arg(long, short = 'n', default_value_t = 1000)]
         lines: u64,
+        /// The format to write.
+        #[arg(long, default_value = "original", value_parser = parse_format)]
+        format: Format,
         /// Share of error lines, 0-1.
         #[arg(long, default_value_t = 0.03)]
         error_share: f64,
@@ -82,8 +101,15 @@ fn real_main() -> Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Run { dry_run, json } => runtime.block_on(run(dry_run, json)),
+        Command::Analyze {
+            format,
+            json,
+            threads,
+            files,
+        } => analyze(format, json, threads, &files),
         Command::Loggen {
             lines,
+            format,
             error_share,
             slow_share,
             slow_ms,
@@ -100,11 +126,13 @@ fn real_main() -> Result<ExitCode> {
             }
             let spec = LogGenSpec {
                 lines,
+                format,
                 error_share,
                 slow_share,
                 slow_ms,
                 start: start.unwrap_or_else(|| Utc::now().naive_utc()),
                 seed,
+                keep_latencies: false,
             };
             match s3 {
                 Some(url) => runtime.block_on(upload(&spec, &url, gzip)),
@@ -113,6 +141,110 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn parse_format_choice(s: &str) -> Result<FormatChoice, String> {
+    s.parse()
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    match s.parse()? {
+        FormatChoice::Fixed(f) => Ok(f),
+        FormatChoice::Auto => Err("loggen needs a concrete format".into()),
+    }
+}
+
+/// Inputs smaller than this finish before a progress bar would be worth drawing.
+const PROGRESS_FROM_BYTES: u64 = 64 << 20;
+
+fn analyze(
+    format: FormatChoice,
+    json: bool,
+    threads: Option<usize>,
+    files: &[String],
+) -> Result<ExitCode> {
+    // The same LOGSCALE_* log settings as the Lambda (slow threshold, error rule, JSON keys).
+    let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let get = |k: &str| {
+        vars.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let slow_ms = match get("LOGSCALE_SLOW_MS") {
+        None => 1000.0,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0)
+            .with_context(|| format!("LOGSCALE_SLOW_MS={v:?} is not a positive number"))?,
+    };
+    let mut options = logscale::config::parse_options(&get, slow_ms)?;
+    options.format = format;
+
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let sizes: Option<u64> = files
+        .iter()
+        .map(|f| {
+            (f != "-")
+                .then(|| std::fs::metadata(f).ok().map(|m| m.len()))
+                .flatten()
+        })
+        .sum();
+    let bar = match sizes {
+        Some(total) if total >= PROGRESS_FROM_BYTES => {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        }
+        Some(_) => indicatif::ProgressBar::hidden(),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let started = std::time::Instant::now();
+    let analysis = logscale::analyze::analyze_inputs(files, &options, threads, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+
+    if json {
+        println!("{}", serde_json::to_string_pretty(&analysis.to_json())?);
+    } else {
+        let metrics = logscale::parse::summary::LogMetrics::from(&analysis.summary);
+        print!("{}", logscale::human::metrics_summary(&metrics));
+        let mb = analysis.summary.bytes as f64 / 1e6;
+        println!(
+            "Read {} lines, {mb:.1} MB of log text in {seconds:.2} s ({:.0} MB/s)",
+            analysis.summary.lines,
+            mb / seconds.max(1e-9)
+        );
+        for input in &analysis.inputs {
+            let format = input.format.map_or("-".to_string(), |f| f.to_string());
+            let gz = if input.gzip { ", gzip" } else { "" };
+            println!(
+                "  {}: {format}{gz}, {} requests",
+                input.name, input.requests
+            );
+        }
+    }
+    let mut failed = false;
+    for input in analysis.inputs.iter().filter(|i| i.problem.is_some()) {
+        failed = true;
+        eprintln!(
+            "logscale: {}: {}",
+            input.name,
+            input.problem.as_deref().unwrap_or("")
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn run(dry_run_flag: bool, json: bool) -> Result<ExitCode> {

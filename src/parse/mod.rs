@@ -2,16 +2,28 @@
 //!
 //! Bytes arrive in chunks of any size (an S3 body, a local file, stdin). [`SummaryWriter`] is a
 //! [`std::io::Write`] sink that cuts them into lines, keeping at most one partial line between
-//! chunks, and hands each line to the format's line parser. A gzip stream is decoded by wrapping
-//! the sink in a decoder ([`summarize_writer`]), so no object is ever held in memory whole.
+//! chunks, and hands each line to the object's format. With `auto`, the format is detected from
+//! the object's first lines ([`detect`]). A gzip stream is decoded by wrapping the sink in a
+//! decoder ([`ObjectSink`]), so no object is ever held in memory whole.
 //!
-//! - [`original`]: the original tool's `[ts] LEVEL - METHOD PATH - status: N - response_time: Xms`.
-//! - [`summary`]: the counts one window yields, mergeable across objects.
+//! - [`original`]: `[ts] LEVEL - METHOD PATH - status: N - response_time: Xms`.
+//! - [`alb`]: Application Load Balancer access logs.
+//! - [`combined`]: nginx / Apache combined, with an optional trailing request time.
+//! - [`json`]: JSON lines with a configurable mapping.
+//! - [`summary`]: the counts one window yields, mergeable exactly.
 
+pub mod alb;
+pub mod combined;
+pub mod detect;
+pub mod json;
 pub mod original;
 pub mod summary;
 
+use std::fmt;
 use std::io::{self, Write};
+use std::str::FromStr;
+
+use serde::Serialize;
 
 pub use summary::LogSummary;
 
@@ -19,22 +31,233 @@ pub use summary::LogSummary;
 /// memory grow with the input.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
-/// What a line-level parser needs from the configuration.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How many leading lines (at most [`DETECT_BYTES`]) `auto` looks at to pick a format.
+pub const DETECT_LINES: usize = 16;
+pub const DETECT_BYTES: usize = 64 * 1024;
+
+/// A log format logscale reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Original,
+    Alb,
+    Combined,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [
+        Format::Original,
+        Format::Alb,
+        Format::Combined,
+        Format::Json,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Original => "original",
+            Format::Alb => "alb",
+            Format::Combined => "combined",
+            Format::Json => "json",
+        }
+    }
+
+    /// Folds one line (without its newline) into `summary`.
+    #[inline]
+    pub fn parse_line(self, line: &[u8], options: &ParseOptions, summary: &mut LogSummary) {
+        summary.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        match self {
+            Format::Original => original::parse_line(line, options, summary),
+            Format::Alb => alb::parse_line(line, options, summary),
+            Format::Combined => combined::parse_line(line, options, summary),
+            Format::Json => json::parse_line(line, options, summary),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `auto` or one format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FormatChoice {
+    #[default]
+    Auto,
+    Fixed(Format),
+}
+
+impl FromStr for FormatChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(FormatChoice::Auto),
+            other => Format::ALL
+                .into_iter()
+                .find(|f| f.name() == other)
+                .map(FormatChoice::Fixed)
+                .ok_or_else(|| "expected auto, original, alb, combined or json".to_string()),
+        }
+    }
+}
+
+/// Which requests count as errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorRule {
+    /// The format's own rule: the original's error words for the original format, status ≥ 500
+    /// for ALB and combined logs, an error level or status ≥ 500 for JSON.
+    #[default]
+    Auto,
+    /// Level words only (`ERROR`, `FATAL`, `Exception`, `Failed` in the line; the level field in
+    /// JSON).
+    Words,
+    /// HTTP status ≥ 500 only (and, for ALB, a request that got no response).
+    Status,
+    /// Either of the two.
+    Either,
+}
+
+impl FromStr for ErrorRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(ErrorRule::Auto),
+            "words" => Ok(ErrorRule::Words),
+            "status" => Ok(ErrorRule::Status),
+            "either" => Ok(ErrorRule::Either),
+            _ => Err("expected auto, words, status or either".into()),
+        }
+    }
+}
+
+impl ErrorRule {
+    /// (use words, use status) for a format whose own rule is `default`.
+    #[inline]
+    pub(crate) fn resolve(self, default: ErrorRule) -> (bool, bool) {
+        match if self == ErrorRule::Auto {
+            default
+        } else {
+            self
+        } {
+            ErrorRule::Words => (true, false),
+            ErrorRule::Status => (false, true),
+            _ => (true, true),
+        }
+    }
+}
+
+/// A unit for latencies written as bare numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Millis,
+    Micros,
+    Nanos,
+}
+
+impl TimeUnit {
+    #[inline]
+    pub fn to_ms(self, v: f64) -> f64 {
+        match self {
+            TimeUnit::Seconds => v * 1000.0,
+            TimeUnit::Millis => v,
+            TimeUnit::Micros => v / 1000.0,
+            TimeUnit::Nanos => v / 1_000_000.0,
+        }
+    }
+}
+
+impl FromStr for TimeUnit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "s" | "sec" | "seconds" => Ok(TimeUnit::Seconds),
+            "ms" | "millis" | "milliseconds" => Ok(TimeUnit::Millis),
+            "us" | "micros" | "microseconds" => Ok(TimeUnit::Micros),
+            "ns" | "nanos" | "nanoseconds" => Ok(TimeUnit::Nanos),
+            _ => Err("expected s, ms, us or ns".into()),
+        }
+    }
+}
+
+/// Which JSON keys hold what (top-level keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonMapping {
+    pub status: String,
+    /// Candidate keys for the latency, the first present wins.
+    pub latency: Vec<String>,
+    pub latency_unit: TimeUnit,
+    pub level: String,
+}
+
+impl Default for JsonMapping {
+    fn default() -> Self {
+        JsonMapping {
+            status: "status".into(),
+            latency: [
+                "duration_ms",
+                "latency_ms",
+                "response_time_ms",
+                "latency",
+                "duration",
+            ]
+            .map(String::from)
+            .to_vec(),
+            latency_unit: TimeUnit::Millis,
+            level: "level".into(),
+        }
+    }
+}
+
+/// What the parsers need from the configuration.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParseOptions {
-    /// A request is slow when its response time is above this many milliseconds.
+    /// A request is slow when its latency is above this many milliseconds.
     pub slow_ms: f64,
+    pub format: FormatChoice,
+    pub errors: ErrorRule,
+    /// The unit of a combined log's trailing request time; `None` guesses per value: a number
+    /// with a decimal point is seconds (nginx `$request_time`), a whole number microseconds
+    /// (Apache `%D`).
+    pub request_time_unit: Option<TimeUnit>,
+    pub json: JsonMapping,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { slow_ms: 1000.0 }
+        ParseOptions {
+            slow_ms: 1000.0,
+            format: FormatChoice::Auto,
+            errors: ErrorRule::Auto,
+            request_time_unit: None,
+            json: JsonMapping::default(),
+        }
+    }
+}
+
+impl ParseOptions {
+    /// The defaults with one format pinned.
+    pub fn with_format(format: Format) -> Self {
+        ParseOptions {
+            format: FormatChoice::Fixed(format),
+            ..ParseOptions::default()
+        }
     }
 }
 
 /// A `Write` sink that splits bytes into lines and folds each into a [`LogSummary`].
 pub struct SummaryWriter {
     options: ParseOptions,
+    /// `None` while `auto` is still collecting the object's first lines.
+    format: Option<Format>,
+    /// The object's head, kept until the format is known (at most [`DETECT_BYTES`]).
+    head: Vec<u8>,
     summary: LogSummary,
     /// The unfinished last line of the previous chunk.
     partial: Vec<u8>,
@@ -44,37 +267,59 @@ pub struct SummaryWriter {
 
 impl SummaryWriter {
     pub fn new(options: ParseOptions) -> Self {
+        let format = match options.format {
+            FormatChoice::Fixed(f) => Some(f),
+            FormatChoice::Auto => None,
+        };
         SummaryWriter {
             options,
+            format,
+            head: Vec::new(),
             summary: LogSummary::default(),
             partial: Vec::new(),
             skipping_long_line: false,
         }
     }
 
+    /// The format in use (after detection, with `auto`).
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
     /// Parses the last line if it had no newline, and returns the totals.
-    pub fn finish(mut self) -> LogSummary {
+    pub fn finish(mut self) -> (LogSummary, Format) {
+        if self.format.is_none() {
+            self.settle_format();
+        }
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.line(&line);
         }
-        self.summary
+        let format = self.format.unwrap_or(Format::Original);
+        (self.summary, format)
     }
 
+    /// Picks the format from the head and parses the head.
+    fn settle_format(&mut self) {
+        let head = std::mem::take(&mut self.head);
+        self.format = Some(detect::detect(&head));
+        self.split(&head);
+    }
+
+    #[inline]
     fn line(&mut self, line: &[u8]) {
-        original::parse_line(line, &self.options, &mut self.summary);
+        let format = self.format.unwrap_or(Format::Original);
+        format.parse_line(line, &self.options, &mut self.summary);
     }
 
     fn too_long(&mut self) {
         self.summary.lines += 1;
-        self.summary
-            .note_unparsed(format!("line longer than {MAX_LINE_BYTES} bytes").as_bytes());
+        let note = format!("line longer than {MAX_LINE_BYTES} bytes");
+        self.summary.note_unparsed("line_too_long", note.as_bytes());
     }
-}
 
-impl Write for SummaryWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.summary.bytes += buf.len() as u64;
+    /// Cuts `buf` into lines; the last, unfinished one is kept for the next call.
+    fn split(&mut self, buf: &[u8]) {
         let mut rest = buf;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (head, tail) = (&rest[..nl], &rest[nl + 1..]);
@@ -102,6 +347,25 @@ impl Write for SummaryWriter {
             } else {
                 self.partial.extend_from_slice(rest);
             }
+        }
+    }
+}
+
+impl Write for SummaryWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.summary.bytes += buf.len() as u64;
+        if self.format.is_some() {
+            self.split(buf);
+            return Ok(buf.len());
+        }
+        // Still detecting: keep the head until it holds enough lines to judge.
+        let room = DETECT_BYTES.saturating_sub(self.head.len());
+        let (into_head, after) = buf.split_at(room.min(buf.len()));
+        self.head.extend_from_slice(into_head);
+        let lines = memchr::memchr_iter(b'\n', &self.head).count();
+        if lines >= DETECT_LINES || self.head.len() >= DETECT_BYTES {
+            self.settle_format();
+            self.split(after);
         }
         Ok(buf.len())
     }
@@ -132,52 +396,107 @@ impl Encoding {
 }
 
 /// A sink for one object's raw bytes: decodes if needed and summarizes.
-pub enum ObjectSink {
-    Plain(SummaryWriter),
+pub struct ObjectSink {
+    decoder: Decoder,
+    /// Raw (possibly compressed) bytes fed so far.
+    raw_bytes: u64,
+}
+
+enum Decoder {
+    Plain(Box<SummaryWriter>),
     Gzip(Box<flate2::write::MultiGzDecoder<SummaryWriter>>),
 }
 
-/// Builds the sink for an object of the given encoding.
-pub fn summarize_writer(encoding: Encoding, options: ParseOptions) -> ObjectSink {
-    let inner = SummaryWriter::new(options);
-    match encoding {
-        Encoding::Plain => ObjectSink::Plain(inner),
-        Encoding::Gzip => ObjectSink::Gzip(Box::new(flate2::write::MultiGzDecoder::new(inner))),
-    }
-}
-
 impl ObjectSink {
-    /// Feeds the next chunk. An error means the compressed stream is corrupt; what was decoded
-    /// before it is kept.
-    pub fn feed(&mut self, chunk: &[u8]) -> io::Result<()> {
-        match self {
-            ObjectSink::Plain(w) => w.write_all(chunk),
-            ObjectSink::Gzip(d) => d.write_all(chunk),
+    pub fn new(encoding: Encoding, options: ParseOptions) -> ObjectSink {
+        let inner = SummaryWriter::new(options);
+        let decoder = match encoding {
+            Encoding::Plain => Decoder::Plain(Box::new(inner)),
+            Encoding::Gzip => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(inner))),
+        };
+        ObjectSink {
+            decoder,
+            raw_bytes: 0,
         }
     }
 
-    /// Ends the object. For gzip, a stream that stops early is an error; the summary of what
-    /// was decoded comes back either way.
-    pub fn finish(self) -> (LogSummary, Option<io::Error>) {
-        match self {
-            ObjectSink::Plain(w) => (w.finish(), None),
-            ObjectSink::Gzip(mut d) => {
-                let err = d.try_finish().err();
+    /// Feeds the next chunk. An error means the compressed stream is corrupt; what was decoded
+    /// before it is kept.
+    pub fn feed(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.raw_bytes += chunk.len() as u64;
+        match &mut self.decoder {
+            Decoder::Plain(w) => w.write_all(chunk),
+            Decoder::Gzip(d) => d.write_all(chunk),
+        }
+    }
+
+    /// Ends the object. For gzip, a stream that stops early is an error (an object of zero
+    /// bytes is simply empty); the summary of what was decoded comes back either way.
+    pub fn finish(self) -> (LogSummary, Format, Option<io::Error>) {
+        match self.decoder {
+            Decoder::Plain(w) => {
+                let (s, f) = w.finish();
+                (s, f, None)
+            }
+            Decoder::Gzip(mut d) => {
+                let err = if self.raw_bytes == 0 {
+                    None
+                } else {
+                    d.try_finish().err()
+                };
                 // Everything decoded so far has reached the inner writer; take it out whole
                 // even when the stream was cut short.
-                let options = d.get_ref().options;
+                let options = d.get_ref().options.clone();
                 let inner = std::mem::replace(d.get_mut(), SummaryWriter::new(options));
-                (inner.finish(), err)
+                let (s, f) = inner.finish();
+                (s, f, err)
             }
         }
     }
 }
 
 /// Summarizes a whole in-memory buffer; for tests and small inputs.
-pub fn summarize_bytes(bytes: &[u8], options: ParseOptions) -> LogSummary {
-    let mut w = SummaryWriter::new(options);
+pub fn summarize_bytes(bytes: &[u8], options: &ParseOptions) -> LogSummary {
+    let mut w = SummaryWriter::new(options.clone());
     w.write_all(bytes).expect("SummaryWriter never fails");
-    w.finish()
+    w.finish().0
+}
+
+/// Counts one request for a line-level parser, applying the slow threshold.
+#[inline]
+pub(crate) fn count_request(
+    summary: &mut LogSummary,
+    options: &ParseOptions,
+    status: Option<u16>,
+    latency_ms: Option<f64>,
+    error: bool,
+) {
+    summary.add_request(status, latency_ms, error, options.slow_ms);
+}
+
+/// Exactly three ASCII digits at the start of `text`.
+#[inline]
+pub(crate) fn three_digits(text: &[u8]) -> Option<u16> {
+    match text {
+        [a, b, c, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// A decimal number (`-`? digits, optional fraction) filling all of `text`.
+#[inline]
+pub(crate) fn decimal(text: &[u8]) -> Option<f64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let ok = !digits.is_empty()
+        && digits.iter().filter(|b| **b == b'.').count() <= 1
+        && digits.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && digits.iter().any(u8::is_ascii_digit);
+    if !ok {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -191,15 +510,21 @@ mod tests {
 [2024-12-08 12:34:58.456] WARN - GET /api/search - status: 404 - response_time: 89.12ms
 ";
 
+    fn opts() -> ParseOptions {
+        ParseOptions::default()
+    }
+
     #[test]
     fn chunk_boundaries_do_not_change_the_result() {
-        let whole = summarize_bytes(SAMPLE.as_bytes(), ParseOptions::default());
+        let whole = summarize_bytes(SAMPLE.as_bytes(), &opts());
         for size in [1, 2, 7, 64] {
-            let mut w = SummaryWriter::new(ParseOptions::default());
+            let mut w = SummaryWriter::new(opts());
             for chunk in SAMPLE.as_bytes().chunks(size) {
                 w.write_all(chunk).unwrap();
             }
-            assert_eq!(w.finish(), whole, "chunk size {size}");
+            let (s, f) = w.finish();
+            assert_eq!(s, whole, "chunk size {size}");
+            assert_eq!(f, Format::Original);
         }
         assert_eq!(whole.requests, 3);
         assert_eq!(whole.errors, 1);
@@ -209,13 +534,13 @@ mod tests {
 
     #[test]
     fn last_line_without_newline_is_parsed() {
-        let s = summarize_bytes(SAMPLE.trim_end().as_bytes(), ParseOptions::default());
+        let s = summarize_bytes(SAMPLE.trim_end().as_bytes(), &opts());
         assert_eq!(s.requests, 3);
     }
 
     #[test]
     fn overlong_line_is_counted_and_skipped_in_bounded_memory() {
-        let mut w = SummaryWriter::new(ParseOptions::default());
+        let mut w = SummaryWriter::new(ParseOptions::with_format(Format::Original));
         w.write_all(SAMPLE.as_bytes()).unwrap();
         let junk = vec![b'x'; 64 * 1024];
         for _ in 0..(MAX_LINE_BYTES / junk.len() + 3) {
@@ -224,10 +549,25 @@ mod tests {
         }
         w.write_all(b"\n").unwrap();
         w.write_all(SAMPLE.as_bytes()).unwrap();
-        let s = w.finish();
+        let (s, _) = w.finish();
         assert_eq!(s.requests, 6);
         assert_eq!(s.unparsed, 1);
-        assert!(s.unparsed_example.unwrap().contains("longer than"));
+        assert!(s.unparsed_kinds["line_too_long"]
+            .example
+            .contains("longer than"));
+    }
+
+    #[test]
+    fn a_ten_megabyte_line_under_auto_detection_is_bounded_too() {
+        let mut w = SummaryWriter::new(opts());
+        let junk = vec![b'y'; 10 << 20];
+        w.write_all(&junk).unwrap();
+        assert!(w.head.len() <= DETECT_BYTES && w.partial.len() <= MAX_LINE_BYTES);
+        w.write_all(b"\n").unwrap();
+        w.write_all(SAMPLE.as_bytes()).unwrap();
+        let (s, _) = w.finish();
+        assert_eq!(s.requests, 3);
+        assert_eq!(s.unparsed_kinds["line_too_long"].count, 1);
     }
 
     #[test]
@@ -238,11 +578,11 @@ mod tests {
             e.write_all(SAMPLE.as_bytes()).unwrap();
             gz.extend(e.finish().unwrap());
         }
-        let mut sink = summarize_writer(Encoding::Gzip, ParseOptions::default());
+        let mut sink = ObjectSink::new(Encoding::Gzip, opts());
         for chunk in gz.chunks(100) {
             sink.feed(chunk).unwrap();
         }
-        let (s, err) = sink.finish();
+        let (s, _, err) = sink.finish();
         assert!(err.is_none());
         assert_eq!(s.requests, 6);
     }
@@ -254,19 +594,28 @@ mod tests {
             e.write_all(SAMPLE.as_bytes()).unwrap();
         }
         let gz = e.finish().unwrap();
-        let mut sink = summarize_writer(Encoding::Gzip, ParseOptions::default());
+        let mut sink = ObjectSink::new(Encoding::Gzip, opts());
         let fed = sink.feed(&gz[..gz.len() / 2]);
-        let (s, err) = sink.finish();
+        let (s, _, err) = sink.finish();
         assert!(fed.is_err() || err.is_some(), "truncation must be reported");
         assert!(s.requests > 0 && s.requests < 600, "{}", s.requests);
     }
 
     #[test]
     fn garbage_gzip_is_an_error_not_a_panic() {
-        let mut sink = summarize_writer(Encoding::Gzip, ParseOptions::default());
+        let mut sink = ObjectSink::new(Encoding::Gzip, opts());
         let fed = sink.feed(b"\x1f\x8b\x08\x00garbage garbage garbage");
-        let (_, err) = sink.finish();
+        let (_, _, err) = sink.finish();
         assert!(fed.is_err() || err.is_some());
+    }
+
+    #[test]
+    fn empty_input_is_an_empty_summary() {
+        let (s, _) = SummaryWriter::new(opts()).finish();
+        assert_eq!(s, LogSummary::default());
+        let (s, _, err) = ObjectSink::new(Encoding::Gzip, opts()).finish();
+        assert!(err.is_none(), "an empty object is not a corrupt one");
+        assert_eq!(s.lines, 0);
     }
 
     #[test]
@@ -275,5 +624,28 @@ mod tests {
         assert_eq!(Encoding::detect("a.log.gz", None), Encoding::Gzip);
         assert_eq!(Encoding::detect("a.log", Some("GZIP")), Encoding::Gzip);
         assert_eq!(Encoding::detect("a.log", Some("identity")), Encoding::Plain);
+    }
+
+    #[test]
+    fn settings_parse_and_reject() {
+        assert_eq!(
+            "ALB".parse::<FormatChoice>(),
+            Ok(FormatChoice::Fixed(Format::Alb))
+        );
+        assert_eq!("auto".parse::<FormatChoice>(), Ok(FormatChoice::Auto));
+        assert!("csv".parse::<FormatChoice>().is_err());
+        assert_eq!("us".parse::<TimeUnit>(), Ok(TimeUnit::Micros));
+        assert_eq!(TimeUnit::Seconds.to_ms(0.25), 250.0);
+        assert_eq!("either".parse::<ErrorRule>(), Ok(ErrorRule::Either));
+    }
+
+    #[test]
+    fn decimal_accepts_numbers_only() {
+        assert_eq!(decimal(b"0.123"), Some(0.123));
+        assert_eq!(decimal(b"-1"), Some(-1.0));
+        assert_eq!(decimal(b"12"), Some(12.0));
+        for bad in [&b""[..], b"-", b".", b"1.2.3", b"1e5", b"12a", b"inf"] {
+            assert_eq!(decimal(bad), None, "{bad:?}");
+        }
     }
 }

@@ -6,42 +6,60 @@
 //! ```
 //!
 //! Rules kept from the original so its users see the same numbers: a request is a line with
-//! `status` and `response_time`; it is an error when `ERROR`, `FATAL`, `Exception` or `Failed`
-//! appears anywhere in the line; it is slow when its response time is above the slow threshold.
-//! A bracketed, levelled line without those fields is a non-request log line; anything else is
-//! unparsed.
+//! `status` and `response_time` (read as its `name[:\s]+` patterns read them); by default it is
+//! an error when `ERROR`, `FATAL`, `Exception` or `Failed` appears anywhere in the line; it is
+//! slow when its response time is above the slow threshold. A bracketed, levelled line without
+//! those fields is a non-request log line; anything else is unparsed.
+//!
+//! This is the hot path: one SIMD search per field and one pass over the line for the error
+//! words, no allocation.
 
-use memchr::memmem;
+use std::sync::LazyLock;
 
-use super::{LogSummary, ParseOptions};
+use memchr::memmem::Finder;
 
-const ERROR_WORDS: [&[u8]; 4] = [b"ERROR", b"FATAL", b"Exception", b"Failed"];
+use super::{count_request, three_digits, ErrorRule, LogSummary, ParseOptions};
 
-/// Folds one line (without its newline) into `summary`.
+static STATUS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"status"));
+static RESPONSE_TIME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"response_time"));
+
+/// Folds one non-blank line (without its newline) into `summary`.
+#[inline]
 pub fn parse_line(line: &[u8], options: &ParseOptions, summary: &mut LogSummary) {
-    summary.lines += 1;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return;
-    }
-    let status = field_after(line, b"status").and_then(status_code);
-    let response_ms = field_after(line, b"response_time").and_then(milliseconds);
+    let status = field_after(line, &STATUS).and_then(three_digits);
+    let response_ms = field_after(line, &RESPONSE_TIME).and_then(milliseconds);
     match (status, response_ms) {
         (Some(status), Some(ms)) => {
-            let error = ERROR_WORDS.iter().any(|w| memmem::find(line, w).is_some());
-            summary.add_request(status, ms, error, ms > options.slow_ms);
+            let (by_words, by_status) = options.errors.resolve(ErrorRule::Words);
+            let error = (by_status && status >= 500) || (by_words && has_error_word(line));
+            count_request(summary, options, Some(status), Some(ms), error);
         }
         _ if has_header(line) => summary.non_request += 1,
-        _ => summary.note_unparsed(line),
+        _ => summary.note_unparsed("not_original_format", line),
     }
 }
 
-/// The text after `name` and its separators (`:` and blanks), as the original's
-/// `name[:\s]+` pattern read it. `None` when the name is absent or has no separator.
-fn field_after<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+/// `ERROR`, `FATAL`, `Exception` or `Failed` anywhere in the line: one pass over the line for
+/// their first letters, then a prefix check at each hit.
+#[inline]
+pub fn has_error_word(line: &[u8]) -> bool {
+    memchr::memchr2_iter(b'E', b'F', line).any(|at| {
+        let rest = &line[at..];
+        rest.starts_with(b"ERROR")
+            || rest.starts_with(b"Exception")
+            || rest.starts_with(b"FATAL")
+            || rest.starts_with(b"Failed")
+    })
+}
+
+/// The text after `name` and its separators (`:` and blanks). `None` when the name is absent
+/// or never followed by a separator.
+#[inline]
+fn field_after<'a>(line: &'a [u8], name: &Finder<'_>) -> Option<&'a [u8]> {
     let mut from = 0;
-    while let Some(at) = memmem::find(&line[from..], name) {
-        let rest = &line[from + at + name.len()..];
+    while let Some(at) = name.find(&line[from..]) {
+        let end = from + at + name.needle().len();
+        let rest = &line[end..];
         let skipped = rest
             .iter()
             .take_while(|b| **b == b':' || b.is_ascii_whitespace())
@@ -49,40 +67,45 @@ fn field_after<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         if skipped > 0 {
             return Some(&rest[skipped..]);
         }
-        from += at + name.len();
+        from = end;
     }
     None
 }
 
-/// Exactly three digits, as `\d{3}`.
-fn status_code(text: &[u8]) -> Option<u16> {
-    match text {
-        [a, b, c, ..] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
-            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
-        }
-        _ => None,
-    }
-}
-
-/// `\d+\.?\d*ms`: digits, an optional fraction, then `ms`.
+/// `\d+\.?\d*ms`: digits, an optional fraction, then `ms`. Parsed by hand: the slice is plain
+/// ASCII digits, and this runs once per line.
+#[inline]
 fn milliseconds(text: &[u8]) -> Option<f64> {
     let int_len = text.iter().take_while(|b| b.is_ascii_digit()).count();
     if int_len == 0 {
         return None;
     }
     let mut end = int_len;
+    let mut frac_len = 0;
     if text.get(end) == Some(&b'.') {
-        end += 1;
-        end += text[end..]
+        frac_len = text[end + 1..]
             .iter()
             .take_while(|b| b.is_ascii_digit())
             .count();
+        end += 1 + frac_len;
     }
     if !text[end..].starts_with(b"ms") {
         return None;
     }
-    // The slice is ASCII digits and at most one dot, so both conversions succeed.
-    std::str::from_utf8(&text[..end]).ok()?.parse().ok()
+    if int_len + frac_len > 15 {
+        // Too many digits for the exact integer path; let the standard parser round.
+        return std::str::from_utf8(&text[..end]).ok()?.parse().ok();
+    }
+    // Numerator and power of ten are both exact, so one division rounds correctly: the same
+    // value `str::parse` gives.
+    let digits = |s: &[u8]| s.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let whole = digits(&text[..int_len]);
+    if frac_len == 0 {
+        return Some(whole as f64);
+    }
+    let frac = digits(&text[int_len + 1..end]);
+    let scale = 10u64.pow(frac_len as u32);
+    Some((whole * scale + frac) as f64 / scale as f64)
 }
 
 /// `[timestamp] LEVEL` at the start of the line.
@@ -97,16 +120,26 @@ fn has_header(line: &[u8]) -> bool {
     after.first() == Some(&b' ') && after.get(1).is_some_and(u8::is_ascii_uppercase)
 }
 
+/// Whether a line looks like this format, for detection.
+pub fn looks_like(line: &[u8]) -> bool {
+    has_header(line) && field_after(line, &STATUS).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::Format;
 
-    fn parse(lines: &[&str]) -> LogSummary {
+    fn parse_with(lines: &[&str], options: &ParseOptions) -> LogSummary {
         let mut s = LogSummary::default();
         for l in lines {
-            parse_line(l.as_bytes(), &ParseOptions::default(), &mut s);
+            Format::Original.parse_line(l.as_bytes(), options, &mut s);
         }
         s
+    }
+
+    fn parse(lines: &[&str]) -> LogSummary {
+        parse_with(lines, &ParseOptions::default())
     }
 
     #[test]
@@ -120,6 +153,9 @@ mod tests {
             ("[t] INFO - GET /x - status: 200 - response_time: 5ms - Failed cache fill", 1, 1, 0, 0, 0),
             ("[t] INFO - GET /x - status: 200 - response_time: 5ms - NullPointerException", 1, 1, 0, 0, 0),
             ("[t] INFO - GET /x - status: 200 - response_time: 5ms - error in lower case", 1, 0, 0, 0, 0),
+            ("[t] INFO - DELETE /FAQ - status: 200 - response_time: 5ms - EXPORT Fail", 1, 0, 0, 0, 0),
+            // a 5xx without an error word is not an error under the original's rule
+            ("[t] INFO - GET /x - status: 503 - response_time: 5ms", 1, 0, 0, 0, 0),
             // slow is strictly above 1000 ms
             ("[t] INFO - GET /x - status: 200 - response_time: 1000ms", 1, 0, 0, 0, 0),
             ("[t] INFO - GET /x - status: 200 - response_time: 1000.01ms", 1, 0, 1, 0, 0),
@@ -149,10 +185,37 @@ mod tests {
     }
 
     #[test]
+    fn error_rule_can_count_5xx() {
+        let lines = [
+            "[t] INFO - GET /x - status: 503 - response_time: 5ms",
+            "[t] INFO - GET /x - status: 200 - response_time: 5ms - Failed",
+        ];
+        let with = |errors| ParseOptions {
+            errors,
+            ..ParseOptions::default()
+        };
+        assert_eq!(parse_with(&lines, &with(ErrorRule::Status)).errors, 1);
+        assert_eq!(parse_with(&lines, &with(ErrorRule::Either)).errors, 2);
+        assert_eq!(parse_with(&lines, &with(ErrorRule::Words)).errors, 1);
+    }
+
+    #[test]
     fn response_time_and_status_are_read_exactly() {
         let s = parse(&["[t] INFO - GET /x - status: 503 - response_time: 2341.56ms\r"]);
-        assert_eq!(s.response_ms_sum, 2341.56);
+        assert_eq!(s.latency_us_sum, 2_341_560);
         assert_eq!(s.status_counts().get(&503), Some(&1));
+        for (text, want) in [
+            ("0.5ms", 0.5),
+            ("12ms", 12.0),
+            ("7.ms", 7.0),
+            ("145.32ms", 145.32),
+        ] {
+            assert_eq!(milliseconds(text.as_bytes()), Some(want), "{text}");
+        }
+        assert_eq!(
+            milliseconds(b"12345678901234567.5ms"),
+            Some(12345678901234567.5)
+        );
     }
 
     #[test]
@@ -164,10 +227,11 @@ mod tests {
     #[test]
     fn invalid_utf8_is_counted_not_fatal() {
         let mut s = LogSummary::default();
-        parse_line(b"\xff\xfe\x00 garbage", &ParseOptions::default(), &mut s);
-        parse_line(
+        let o = ParseOptions::default();
+        Format::Original.parse_line(b"\xff\xfe\x00 garbage", &o, &mut s);
+        Format::Original.parse_line(
             b"[t] INFO - GET /\xff - status: 200 - response_time: 1ms",
-            &ParseOptions::default(),
+            &o,
             &mut s,
         );
         assert_eq!(s.unparsed, 1);

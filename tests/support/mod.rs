@@ -208,14 +208,33 @@ pub async fn put_logs(
     error_share: f64,
     slow_share: f64,
 ) -> logscale::loggen::LogGenStats {
-    use std::io::Write;
-    let spec = logscale::loggen::LogGenSpec {
+    put_logs_in(
+        bucket,
+        key,
+        logscale::parse::Format::Original,
         lines,
         error_share,
         slow_share,
-        slow_ms: 1000.0,
+    )
+    .await
+}
+
+/// Like [`put_logs`], in any format.
+pub async fn put_logs_in(
+    bucket: &str,
+    key: &str,
+    format: logscale::parse::Format,
+    lines: u64,
+    error_share: f64,
+    slow_share: f64,
+) -> logscale::loggen::LogGenStats {
+    use std::io::Write;
+    let spec = logscale::loggen::LogGenSpec {
+        error_share,
+        slow_share,
         start: chrono::Utc::now().naive_utc(),
         seed: lines ^ key.len() as u64,
+        ..logscale::loggen::LogGenSpec::new(format, lines)
     };
     let mut plain = Vec::new();
     let stats = logscale::loggen::generate(&spec, &mut plain).unwrap();
