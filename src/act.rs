@@ -100,6 +100,9 @@ mod tests {
             self.calls.lock().unwrap().push((d, honor));
             self.fail_with.clone().map_or(Ok(()), Err)
         }
+        async fn activity_in_progress(&self, _: &str) -> Result<bool, ServiceError> {
+            Ok(false)
+        }
     }
 
     fn up() -> Decision {
@@ -108,6 +111,9 @@ mod tests {
             from: 2,
             to: 3,
             reasons: vec![],
+            signals: vec![],
+            window: vec![],
+            explanation: String::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::decide::{Policy, PolicyKind};
 use crate::parse::{ErrorRule, FormatChoice, JsonMapping, ParseOptions, TimeUnit};
 
 /// A setting that could not be used. The message names the variable and the offending value.
@@ -65,7 +66,10 @@ pub struct Config {
     /// How far back CPU and memory are averaged. Longer than `window` by default because EC2
     /// basic monitoring publishes a point every 5 minutes, a few minutes late.
     pub metrics_window: Duration,
-    pub thresholds: Thresholds,
+    /// How the capacity is decided: the policy, its targets, limits and guard rails.
+    pub policy: Policy,
+    /// Where the policy's state is kept, in the log bucket.
+    pub state_key: String,
     /// Do everything except the final SetDesiredCapacity call.
     pub dry_run: bool,
     /// Pass HonorCooldown to SetDesiredCapacity, so AWS refuses a change during a cooldown.
@@ -94,6 +98,23 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("LOGSCALE_HONOR_COOLDOWN", "true"),
     ("LOGSCALE_FETCH_CONCURRENCY", "8"),
     ("LOGSCALE_RESERVE_SECONDS", "15"),
+    ("LOGSCALE_POLICY", "default"),
+    ("LOGSCALE_TARGET_CPU", "65"),
+    ("LOGSCALE_TARGET_MEMORY", "75"),
+    ("LOGSCALE_TARGET_LATENCY_MS", "600"),
+    ("LOGSCALE_LATENCY_PERCENTILE", "95"),
+    ("LOGSCALE_TOLERANCE_UP", "0.1"),
+    ("LOGSCALE_TOLERANCE_DOWN", "0.1"),
+    ("LOGSCALE_MAX_UP_PERCENT", "200"),
+    ("LOGSCALE_MAX_UP_STEP", "4"),
+    ("LOGSCALE_MAX_DOWN_PERCENT", "20"),
+    ("LOGSCALE_MAX_DOWN_STEP", "1"),
+    ("LOGSCALE_STABILIZATION_MINUTES", "15"),
+    ("LOGSCALE_FAILSAFE_RUNS", "0"),
+    ("LOGSCALE_FAILSAFE_STEP", "1"),
+    ("LOGSCALE_WARMUP_SECONDS", "300"),
+    ("LOGSCALE_PAUSED", "false"),
+    ("LOGSCALE_STATE_KEY", "logscale-state/<group>.json"),
     ("LOGSCALE_FORMAT", "auto"),
     ("LOGSCALE_ERRORS", "auto"),
     ("LOGSCALE_REQUEST_TIME_UNIT", "(guess)"),
@@ -167,6 +188,9 @@ impl Config {
         }
         let reserve = number(&get, "LOGSCALE_RESERVE_SECONDS", 15.0, 0.0, 600.0)?;
         let parse = parse_options(&get, thresholds.slow_ms)?;
+        let policy = policy(&get, thresholds)?;
+        let state_key =
+            get("LOGSCALE_STATE_KEY").unwrap_or_else(|| format!("logscale-state/{group}.json"));
 
         Ok(Config {
             bucket,
@@ -174,7 +198,8 @@ impl Config {
             group,
             window: Duration::from_secs_f64(window_minutes * 60.0),
             metrics_window: Duration::from_secs_f64(metrics_minutes * 60.0),
-            thresholds,
+            policy,
+            state_key,
             dry_run: boolean(&get, "LOGSCALE_DRY_RUN", false)?,
             honor_cooldown: boolean(&get, "LOGSCALE_HONOR_COOLDOWN", true)?,
             fetch_concurrency: fetch_concurrency as usize,
@@ -182,6 +207,90 @@ impl Config {
             parse,
         })
     }
+}
+
+/// The decision policy's settings.
+fn policy(
+    get: &impl Fn(&str) -> Option<String>,
+    thresholds: Thresholds,
+) -> Result<Policy, ConfigError> {
+    let d = Policy::default();
+    let kind = match get("LOGSCALE_POLICY")
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("default") => PolicyKind::Default,
+        Some("original") => PolicyKind::Original,
+        Some(_) => {
+            let raw = get("LOGSCALE_POLICY").unwrap_or_default();
+            return Err(invalid(
+                "LOGSCALE_POLICY",
+                &raw,
+                "expected default or original",
+            ));
+        }
+    };
+    let whole = |var: &'static str, default: u32, max: f64| -> Result<u32, ConfigError> {
+        let v = number(get, var, f64::from(default), 0.0, max)?;
+        if v.fract() != 0.0 {
+            return Err(invalid(var, &v.to_string(), "must be a whole number"));
+        }
+        Ok(v as u32)
+    };
+    let percentile = whole("LOGSCALE_LATENCY_PERCENTILE", 95, 100.0)?;
+    if ![50, 90, 95, 99].contains(&percentile) {
+        return Err(invalid(
+            "LOGSCALE_LATENCY_PERCENTILE",
+            &percentile.to_string(),
+            "expected 50, 90, 95 or 99",
+        ));
+    }
+    Ok(Policy {
+        kind,
+        thresholds,
+        target_cpu: number(get, "LOGSCALE_TARGET_CPU", d.target_cpu, 1.0, 100.0)?,
+        target_memory: number(get, "LOGSCALE_TARGET_MEMORY", d.target_memory, 1.0, 100.0)?,
+        target_latency_ms: number(
+            get,
+            "LOGSCALE_TARGET_LATENCY_MS",
+            d.target_latency_ms,
+            1.0,
+            3_600_000.0,
+        )?,
+        latency_percentile: percentile as u8,
+        tolerance_up: number(get, "LOGSCALE_TOLERANCE_UP", d.tolerance_up, 0.0, 1.0)?,
+        tolerance_down: number(get, "LOGSCALE_TOLERANCE_DOWN", d.tolerance_down, 0.0, 1.0)?,
+        max_up_percent: number(
+            get,
+            "LOGSCALE_MAX_UP_PERCENT",
+            d.max_up_percent,
+            0.0,
+            1000.0,
+        )?,
+        max_up_step: whole("LOGSCALE_MAX_UP_STEP", d.max_up_step, 10_000.0)?,
+        max_down_percent: number(
+            get,
+            "LOGSCALE_MAX_DOWN_PERCENT",
+            d.max_down_percent,
+            0.0,
+            100.0,
+        )?,
+        max_down_step: whole("LOGSCALE_MAX_DOWN_STEP", d.max_down_step, 10_000.0)?,
+        stabilization: Duration::from_secs_f64(
+            60.0 * number(get, "LOGSCALE_STABILIZATION_MINUTES", 15.0, 0.0, 1440.0)?,
+        ),
+        failsafe_runs: whole("LOGSCALE_FAILSAFE_RUNS", d.failsafe_runs, 10_000.0)?,
+        failsafe_step: whole("LOGSCALE_FAILSAFE_STEP", d.failsafe_step, 10_000.0)?,
+        warmup: Duration::from_secs_f64(number(
+            get,
+            "LOGSCALE_WARMUP_SECONDS",
+            300.0,
+            0.0,
+            86_400.0,
+        )?),
+        paused: boolean(get, "LOGSCALE_PAUSED", false)?,
+    })
 }
 
 /// The log-reading settings; shared with `logscale analyze`, which takes the same variables.
@@ -324,7 +433,9 @@ mod tests {
     #[test]
     fn defaults_are_the_original_tools_thresholds() {
         let c = config(&BASE).unwrap();
-        assert_eq!(c.thresholds, Thresholds::default());
+        assert_eq!(c.policy.thresholds, Thresholds::default());
+        assert_eq!(c.policy, Policy::default());
+        assert_eq!(c.state_key, "logscale-state/web.json");
         assert_eq!(c.window, Duration::from_secs(300));
         assert!(!c.dry_run);
         assert!(c.honor_cooldown);
@@ -387,6 +498,37 @@ mod tests {
         for bad in ["ab", "App-Logs", "logs_bucket", "-logs", "logs-"] {
             let err = config(&[("LOGSCALE_BUCKET", bad), ("LOGSCALE_GROUP", "web")]).unwrap_err();
             assert!(err.to_string().contains("LOGSCALE_BUCKET"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn policy_settings() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("LOGSCALE_POLICY", "Original"),
+            ("LOGSCALE_TARGET_CPU", "55"),
+            ("LOGSCALE_STABILIZATION_MINUTES", "30"),
+            ("LOGSCALE_FAILSAFE_RUNS", "3"),
+            ("LOGSCALE_PAUSED", "yes"),
+            ("LOGSCALE_STATE_KEY", "state/web.json"),
+        ]);
+        let c = config(&pairs).unwrap();
+        assert_eq!(c.policy.kind, PolicyKind::Original);
+        assert_eq!(c.policy.target_cpu, 55.0);
+        assert_eq!(c.policy.stabilization, Duration::from_secs(1800));
+        assert_eq!(c.policy.failsafe_runs, 3);
+        assert!(c.policy.paused);
+        assert_eq!(c.state_key, "state/web.json");
+        for (var, bad) in [
+            ("LOGSCALE_POLICY", "aggressive"),
+            ("LOGSCALE_LATENCY_PERCENTILE", "97"),
+            ("LOGSCALE_MAX_UP_STEP", "1.5"),
+            ("LOGSCALE_TOLERANCE_UP", "2"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((var, bad));
+            let msg = config(&pairs).unwrap_err().to_string();
+            assert!(msg.starts_with(&format!("{var}=")), "{msg}");
         }
     }
 

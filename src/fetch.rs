@@ -80,7 +80,8 @@ pub fn select_in_window(
 }
 
 /// Lists the prefix, selects the window and reads it, `concurrency` objects at a time.
-/// Objects not finished by `deadline` are reported as problems, not waited for.
+/// Objects not finished by `deadline` are reported as problems, not waited for; keys in
+/// `ignore` (the policy's own state object) are never read as logs.
 pub async fn fetch_window<L: LogStore + Clone + 'static>(
     store: &L,
     bucket: &str,
@@ -89,6 +90,7 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
     options: &ParseOptions,
     concurrency: usize,
     deadline: Option<Instant>,
+    ignore: &[&str],
 ) -> FetchReport {
     let mut report = FetchReport {
         objects_listed: 0,
@@ -114,6 +116,8 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
             return report;
         }
     };
+    let mut listed = listed;
+    listed.retain(|o| !ignore.contains(&o.key.as_str()));
     report.objects_listed = listed.len();
     let selected = select_in_window(listed, start, end);
     report.objects_in_window = selected.len();

@@ -86,7 +86,7 @@ pub async fn handle<L, G, I, M>(
     deadline: Option<Instant>,
 ) -> Result<DecisionRecord, EventError>
 where
-    L: LogStore + Clone + 'static,
+    L: LogStore + crate::ports::StateStore + Clone + 'static,
     G: ScalingGroups,
     I: Instances,
     M: Metrics,

@@ -109,8 +109,20 @@ pub fn render(r: &DecisionRecord) -> String {
         "no change"
     };
     let _ = writeln!(o, "Decision: {verb} {} → {} ({status})", d.from, d.to);
-    for reason in &d.reasons {
-        let _ = writeln!(o, "  - {}", reason.detail);
+    if !d.explanation.is_empty() {
+        let _ = writeln!(o, "  {}", d.explanation);
+    }
+    for s in &d.signals {
+        let tol = if s.within_tolerance {
+            ", within tolerance"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            o,
+            "  · {}: {:.1} against {:.1} on {} instance(s) proposes {}{tol}",
+            s.signal, s.value, s.target, s.basis, s.proposal
+        );
     }
     if !r.errors.is_empty() {
         let _ = writeln!(o, "Errors:");

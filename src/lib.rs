@@ -14,7 +14,9 @@
 //! - [`parse`]: bytes → lines → [`parse::LogSummary`] (pure), plain or gzip, in the original,
 //!   ALB, combined or JSON-lines format, detected per object; percentiles from a mergeable
 //!   sketch.
-//! - [`decide`]: signals + thresholds + the group's size → [`decide::Decision`] (pure).
+//! - [`decide`]: signals + policy + state + `now` → [`decide::Decision`] (pure): the
+//!   proportional default policy and the original one.
+//! - [`state`]: what the policy remembers between runs, kept in S3 with conditional writes.
 //! - [`act`]: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
 //! - [`record`]: the JSON decision record, the product's contract; [`human`] renders it.
 //! - [`ports`]: one narrow trait per outside service, returning this crate's types.
@@ -39,3 +41,5 @@ pub mod loggen;
 pub mod parse;
 pub mod ports;
 pub mod record;
+pub mod simulate;
+pub mod state;

@@ -80,6 +80,42 @@ pub trait LogStore: Send + Sync {
     ) -> impl Future<Output = Result<ObjectBody, ServiceError>> + Send;
 }
 
+/// A stored state object and its version tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredState {
+    pub bytes: Vec<u8>,
+    /// The ETag to make the next write conditional on.
+    pub etag: Option<String>,
+}
+
+/// How a conditional write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved,
+    /// Someone else wrote the object since it was read (or created it first).
+    Conflict,
+}
+
+/// Where the policy's state lives: a small object in S3, next to the logs.
+pub trait StateStore: Send + Sync {
+    /// `Ok(None)` when there is no state yet.
+    fn load(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<StoredState>, ServiceError>> + Send;
+
+    /// Writes only if the object is still at `expected` (its ETag), or, with `None`, does not
+    /// exist yet.
+    fn save(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<SaveOutcome, ServiceError>> + Send;
+}
+
 /// An instance as the Auto Scaling group reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupInstance {
@@ -114,6 +150,12 @@ pub trait ScalingGroups: Send + Sync {
         desired: u32,
         honor_cooldown: bool,
     ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+
+    /// Whether a scaling activity of the group has not finished yet.
+    fn activity_in_progress(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
 }
 
 /// What EC2 says of one instance.

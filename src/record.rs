@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
-use crate::decide::{Capacity, Decision};
+use crate::decide::{Capacity, Decision, PolicyKind};
 use crate::fetch::{LogCondition, ObjectProblem};
 use crate::parse::summary::{round2, LogMetrics};
 use crate::parse::Format;
@@ -20,6 +20,8 @@ pub struct DecisionRecord {
     pub group: String,
     pub bucket: String,
     pub prefix: String,
+    /// `default` or `original`.
+    pub policy: PolicyKind,
     pub window: Window,
     pub logs: LogsRecord,
     /// The group's limits and desired capacity before acting; `null` when it could not be read.
@@ -35,6 +37,7 @@ pub struct DecisionRecord {
     /// SetDesiredCapacity was called and succeeded.
     pub applied: bool,
     pub dry_run: bool,
+    pub state: StateRecord,
     pub errors: Vec<String>,
     pub duration_ms: u64,
 }
@@ -71,13 +74,28 @@ pub struct InstanceRecord {
     /// EC2's state (`running`, `pending`, ...); `null` when EC2 did not describe it.
     pub state: Option<String>,
     pub instance_type: Option<String>,
+    pub launch_time: Option<DateTime<Utc>>,
     #[serde(serialize_with = "round2")]
     pub cpu_percent: Option<f64>,
     #[serde(serialize_with = "round2")]
     pub memory_percent: Option<f64>,
     pub cpu_datapoints: usize,
+    /// Launched less than the warm-up ago, or not yet in service.
+    pub warming_up: bool,
     /// Whether this instance counts in the averages, and if not, why.
     pub counted: bool,
+    pub note: Option<String>,
+}
+
+/// The policy's state object for this run.
+#[derive(Debug, Serialize)]
+pub struct StateRecord {
+    pub key: String,
+    /// There was a state object before this run.
+    pub existed: bool,
+    /// This run's state was written (conditionally).
+    pub saved: bool,
+    /// Why the state started fresh, when it did.
     pub note: Option<String>,
 }
 

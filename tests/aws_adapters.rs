@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
 use logscale::fetch::{fetch_window, LogCondition};
 use logscale::parse::ParseOptions;
-use logscale::ports::{Instances, LogStore, Metrics, ScalingGroups};
+use logscale::ports::{Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, StateStore};
 use support::*;
 
 #[tokio::test]
@@ -49,6 +49,7 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
         &ParseOptions::default(),
         3,
         None,
+        &[],
     )
     .await;
     assert_eq!(
@@ -76,6 +77,7 @@ async fn s3_missing_bucket_is_a_named_condition() {
         &ParseOptions::default(),
         2,
         None,
+        &[],
     )
     .await;
     assert_eq!(report.condition, LogCondition::NoSuchBucket);
@@ -114,6 +116,7 @@ async fn s3_corrupt_gzip_object_is_reported_and_the_rest_still_counts() {
         &ParseOptions::default(),
         2,
         None,
+        &[],
     )
     .await;
     assert_eq!(report.condition, LogCondition::Partial);
@@ -248,4 +251,44 @@ async fn autoscaling_faults_map_to_codes_and_throttling_is_retried() {
     inject_fault("DescribeAutoScalingGroups", "Throttling", &group);
     let info = groups.describe(&group).await.unwrap().unwrap();
     assert_eq!(info.desired, 2);
+}
+
+#[tokio::test]
+async fn state_round_trip_and_lost_races_with_conditional_puts() {
+    let bucket = unique("state");
+    seed(&["bucket", &bucket]);
+    let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true));
+    let key = "logscale-state/web.json";
+
+    assert_eq!(store.load(&bucket, key).await.unwrap(), None);
+    let first = store
+        .save(&bucket, key, b"{\"v\":1}".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(first, SaveOutcome::Saved);
+    // A second "first write" loses: the object exists now.
+    let again = store
+        .save(&bucket, key, b"{\"v\":2}".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(again, SaveOutcome::Conflict);
+
+    let loaded = store.load(&bucket, key).await.unwrap().unwrap();
+    assert_eq!(loaded.bytes, b"{\"v\":1}");
+    let etag = loaded.etag.clone().expect("S3 returns an ETag");
+    let next = store
+        .save(&bucket, key, b"{\"v\":3}".to_vec(), Some(&etag))
+        .await
+        .unwrap();
+    assert_eq!(next, SaveOutcome::Saved);
+    // The ETag read before that write is stale now: a run holding it loses.
+    let stale = store
+        .save(&bucket, key, b"{\"v\":4}".to_vec(), Some(&etag))
+        .await
+        .unwrap();
+    assert_eq!(stale, SaveOutcome::Conflict);
+    assert_eq!(
+        store.load(&bucket, key).await.unwrap().unwrap().bytes,
+        b"{\"v\":3}"
+    );
 }

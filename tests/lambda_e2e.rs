@@ -1,7 +1,9 @@
 //! End to end: the Lambda binary under cargo-lambda's runtime emulator (`cargo lambda watch
 //! --only-lambda-apis`), invoked with the sample events through `cargo lambda invoke`, talking
 //! to the local AWS stand-in. Each scenario checks the decision record the invocation returned
-//! and the group's real capacity afterwards.
+//! and the group's real capacity afterwards. The pipeline scenarios run the original one-step
+//! policy, whose rules are simplest to state; the default policy has scenarios of its own at
+//! the end (proportional steps, stabilization across invocations, the state's lost race).
 
 mod support;
 
@@ -163,7 +165,7 @@ async fn healthy_logs(s: &Scenario) {
 async fn scale_up_on_high_cpu() {
     let s = Scenario::new("up", (1, 5, 2), Some(75.0), true);
     healthy_logs(&s).await;
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["decision"]["action"], "scale_up", "{r:#}");
     assert_eq!(r["decision"]["from"], 2);
@@ -186,7 +188,7 @@ async fn scale_up_on_high_cpu() {
 async fn scale_down_on_low_cpu_with_healthy_logs() {
     let s = Scenario::new("down", (1, 5, 3), Some(10.0), true);
     healthy_logs(&s).await;
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["decision"]["action"], "scale_down", "{r:#}");
     assert_eq!(
@@ -201,7 +203,7 @@ async fn scale_down_on_low_cpu_with_healthy_logs() {
 async fn hold_in_the_comfortable_band_makes_no_call() {
     let s = Scenario::new("hold", (1, 5, 2), Some(45.0), true);
     healthy_logs(&s).await;
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["decision"]["action"], "hold", "{r:#}");
     assert_eq!(rules(&r), ["steady"]);
@@ -214,7 +216,7 @@ async fn hold_in_the_comfortable_band_makes_no_call() {
 async fn errors_in_the_logs_scale_up_even_at_moderate_cpu() {
     let s = Scenario::new("errs", (1, 5, 2), Some(40.0), true);
     put_logs(&s.bucket, "logs/app.log", 3000, 0.2, 0.0).await;
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(rules(&r), ["error_rate_high"], "{r:#}");
     assert!(r["logs"]["error_rate"].as_f64().unwrap() > 15.0);
@@ -225,7 +227,7 @@ async fn errors_in_the_logs_scale_up_even_at_moderate_cpu() {
 async fn clamp_at_max_holds() {
     let s = Scenario::new("max", (1, 5, 5), Some(95.0), true);
     healthy_logs(&s).await;
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["decision"]["action"], "hold", "{r:#}");
     assert_eq!(rules(&r), ["cpu_high", "at_max"]);
@@ -238,7 +240,7 @@ async fn clamp_at_max_holds() {
 async fn dry_run_event_decides_but_never_calls() {
     let s = Scenario::new("dry", (1, 5, 2), Some(75.0), true);
     healthy_logs(&s).await;
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     for event in ["dry-run.json", "scheduled-dry-run.json"] {
         let r = lambda.invoke(event);
         assert_eq!(r["dry_run"], true, "{event}");
@@ -256,7 +258,7 @@ async fn dry_run_event_decides_but_never_calls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_window_never_scales_in() {
     let s = Scenario::new("empty", (1, 5, 3), Some(5.0), true);
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["logs"]["condition"], "empty_window", "{r:#}");
     assert_eq!(r["decision"]["action"], "hold");
@@ -267,7 +269,7 @@ async fn empty_window_never_scales_in() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_bucket_is_named_and_cpu_still_counts() {
     let s = Scenario::new("nobucket", (1, 5, 2), Some(80.0), false);
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["logs"]["condition"], "no_such_bucket", "{r:#}");
     let errors = r["errors"].to_string();
@@ -281,7 +283,7 @@ async fn missing_bucket_is_named_and_cpu_still_counts() {
 async fn unknown_group_is_named_and_nothing_is_called() {
     let s = Scenario::new("known", (1, 5, 2), Some(80.0), true);
     let missing = unique("no-such-group");
-    let mut env = s.env();
+    let mut env = s.original_env();
     env.retain(|(k, _)| *k != "LOGSCALE_GROUP");
     env.push(("LOGSCALE_GROUP", missing.clone()));
     let lambda = Lambda::start(&env);
@@ -298,7 +300,7 @@ async fn scaling_activity_in_progress_becomes_a_hold() {
     let s = Scenario::new("busy", (1, 5, 2), Some(85.0), true);
     healthy_logs(&s).await;
     inject_fault("SetDesiredCapacity", "ScalingActivityInProgress", &s.group);
-    let lambda = Lambda::start(&s.env());
+    let lambda = Lambda::start(&s.original_env());
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["decision"]["action"], "hold", "{r:#}");
     assert_eq!(rules(&r), ["cpu_high", "activity_in_progress"]);
@@ -346,4 +348,116 @@ async fn mixed_formats_in_one_window_are_each_detected() {
         );
     }
     assert_eq!(r["decision"]["action"], "hold");
+}
+
+/// Writes the policy state object as an earlier run would have left it.
+async fn put_state(bucket: &str, group: &str, recommendations: &[(i64, u32)]) {
+    let now = chrono::Utc::now();
+    let recs: Vec<Value> = recommendations
+        .iter()
+        .map(|(minutes_ago, capacity)| {
+            serde_json::json!({"at": (now - chrono::Duration::minutes(*minutes_ago)).to_rfc3339(), "capacity": capacity})
+        })
+        .collect();
+    let body = serde_json::json!({"version": 1, "recommendations": recs, "no_signal_runs": 0});
+    let sdk = sdk_config().await;
+    logscale::aws::s3::client(&sdk, true)
+        .put_object()
+        .bucket(bucket)
+        .key(format!("logscale-state/{group}.json"))
+        .body(body.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_policy_scales_proportionally_and_explains() {
+    let s = Scenario::new("prop", (1, 20, 4), Some(90.0), true);
+    healthy_logs(&s).await;
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["policy"], "default", "{r:#}");
+    // 90 % against a 65 % target on 4 instances: ceil(4 × 90 / 65) = 6
+    assert_eq!(
+        (r["decision"]["from"].as_u64(), r["decision"]["to"].as_u64()),
+        (Some(4), Some(6)),
+        "{r:#}"
+    );
+    let cpu = r["decision"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["signal"] == "cpu")
+        .unwrap();
+    assert_eq!(
+        (
+            cpu["value"].as_f64(),
+            cpu["target"].as_f64(),
+            cpu["proposal"].as_u64()
+        ),
+        (Some(90.0), Some(65.0), Some(6))
+    );
+    assert!(
+        r["decision"]["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Scaling out from 4 to 6"),
+        "{r:#}"
+    );
+    assert_eq!(r["state"]["saved"], true);
+    assert_eq!(r["decision"]["window"].as_array().unwrap().len(), 1);
+    assert_eq!(group_state(&s.group)["desired"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dip_does_not_scale_in_a_sustained_drop_does() {
+    let s = Scenario::new("stable", (1, 20, 4), Some(20.0), true);
+    healthy_logs(&s).await;
+    // The generated logs' p95 sits near the default latency target; move the target away so
+    // that CPU alone says "fewer".
+    let mut env = s.env();
+    env.push(("LOGSCALE_TARGET_LATENCY_MS", "2000".into()));
+    let lambda = Lambda::start(&env);
+
+    // Two minutes ago the group needed 4: today's quiet run is a dip inside the window.
+    put_state(&s.bucket, &s.group, &[(2, 4)]).await;
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert!(rules(&r).contains(&"stabilized".to_string()), "{r:#}");
+    assert_eq!(r["decision"]["window"].as_array().unwrap().len(), 2);
+    assert_eq!(r["state"]["existed"], true);
+    assert_eq!(group_state(&s.group)["desired"], 4);
+
+    // The busy recommendation is 20 minutes old, outside the 15-minute window: the drop is
+    // sustained, and the group steps in by one (the per-run limit).
+    put_state(&s.bucket, &s.group, &[(20, 4), (10, 2), (5, 2)]).await;
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "scale_down", "{r:#}");
+    assert_eq!(r["decision"]["to"], 3);
+    assert_eq!(group_state(&s.group)["desired"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_race_on_the_state_holds() {
+    let s = Scenario::new("race", (1, 20, 2), Some(95.0), true);
+    healthy_logs(&s).await;
+    // Another run wrote the state between this run's read and its write.
+    let key = format!("logscale-state/{}.json", s.group);
+    seed(&[
+        "fault",
+        "PutObject",
+        "PreconditionFailed",
+        "--status",
+        "412",
+        "--match",
+        &key,
+    ]);
+    let lambda = Lambda::start(&s.env());
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert!(rules(&r).contains(&"state_conflict".to_string()), "{r:#}");
+    assert_eq!(r["state"]["saved"], false);
+    assert_eq!(call_count("SetDesiredCapacity", &s.group), 0);
+    assert_eq!(group_state(&s.group)["desired"], 2);
 }

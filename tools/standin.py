@@ -161,6 +161,18 @@ class Standin:
         body = read_body(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.rsplit(".", 1)[-1] if target else query_action(environ, body)
+        if not operation and environ.get("REQUEST_METHOD") == "PUT" and path.count("/") >= 2:
+            # S3 (REST): a PUT to /bucket/key. The path stands in for the body in the call log,
+            # so faults can match on the key.
+            operation = "PutObject"
+            body_for_match = path.encode()
+            self.note_call(operation, body_for_match)
+            fault = self.take_fault(operation, body_for_match)
+            if fault:
+                return s3_error(start_response, fault)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return self.app(environ, start_response)
         if operation:
             self.note_call(operation, body)
             fault = self.take_fault(operation, body)
@@ -246,6 +258,16 @@ def query_error(start_response, fault):
     ).encode()
     status = f"{fault['status']} Fault"
     start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(xml)))])
+    return [xml]
+
+
+def s3_error(start_response, fault):
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{fault['code']}</Code><Message>{fault['message']}</Message>"
+        "<RequestId>standin-fault</RequestId></Error>"
+    ).encode()
+    start_response(f"{fault['status']} Fault", [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))])
     return [xml]
 
 

@@ -80,4 +80,21 @@ impl ScalingGroups for AutoScalingGroups {
             .map_err(|e| service_error("SetDesiredCapacity", e))?;
         Ok(())
     }
+
+    async fn activity_in_progress(&self, group: &str) -> Result<bool, ServiceError> {
+        let out = self
+            .client
+            .describe_scaling_activities()
+            .auto_scaling_group_name(group)
+            .max_records(10)
+            .send()
+            .await
+            .map_err(|e| service_error("DescribeScalingActivities", e))?;
+        Ok(out.activities().iter().any(|a| {
+            !matches!(
+                a.status_code().map(|s| s.as_str()),
+                Some("Successful" | "Failed" | "Cancelled")
+            )
+        }))
+    }
 }

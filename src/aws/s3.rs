@@ -3,7 +3,9 @@
 use aws_sdk_s3::Client;
 
 use super::{service_error, to_chrono};
-use crate::ports::{LogStore, ObjectBody, ObjectInfo, ServiceError};
+use crate::ports::{
+    LogStore, ObjectBody, ObjectInfo, SaveOutcome, ServiceError, StateStore, StoredState,
+};
 
 #[derive(Clone)]
 pub struct S3LogStore {
@@ -88,5 +90,69 @@ impl LogStore for S3LogStore {
             content_encoding,
             chunks: Box::pin(chunks),
         })
+    }
+}
+
+impl StateStore for S3LogStore {
+    async fn load(&self, bucket: &str, key: &str) -> Result<Option<StoredState>, ServiceError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = service_error("GetObject", e);
+                return if e.is("NoSuchKey") { Ok(None) } else { Err(e) };
+            }
+        };
+        let etag = out.e_tag().map(str::to_string);
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| ServiceError::new("GetObject", None, e.to_string()))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(StoredState { bytes, etag }))
+    }
+
+    async fn save(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<SaveOutcome, ServiceError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(bytes.into());
+        let put = match expected {
+            Some(etag) => put.if_match(etag),
+            None => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(_) => Ok(SaveOutcome::Saved),
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let e = service_error("PutObject", e);
+                // 412: the object changed (or exists); 409: a concurrent conditional write.
+                if matches!(status, Some(412 | 409))
+                    || e.is("PreconditionFailed")
+                    || e.is("ConditionalRequestConflict")
+                {
+                    Ok(SaveOutcome::Conflict)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 }

@@ -51,6 +51,43 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Replay a load trace through a capacity model and the real decision code.
+    Simulate {
+        /// CSV with header minute,requests_per_minute[,error_rate].
+        #[arg(long)]
+        trace: PathBuf,
+        /// original, default, or a JSON file of LOGSCALE_* settings.
+        #[arg(long, default_value = "default")]
+        policy: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Draw load, capacity and instances over time to this SVG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Write the minute-by-minute timeline to this CSV file.
+        #[arg(long)]
+        timeline: Option<PathBuf>,
+        /// Requests per minute one instance serves at 100 % CPU.
+        #[arg(long, default_value_t = 1000.0)]
+        capacity_per_instance: f64,
+        /// Minutes from launch until an instance serves.
+        #[arg(long, default_value_t = 3)]
+        launch_minutes: u32,
+        /// Further minutes until it counts in the CPU average.
+        #[arg(long, default_value_t = 2)]
+        warmup_minutes: u32,
+        /// Latency at no load, ms (it grows as 1 / (1 - utilization)).
+        #[arg(long, default_value_t = 60.0)]
+        base_latency_ms: f64,
+        #[arg(long, default_value_t = 1)]
+        min: u32,
+        #[arg(long, default_value_t = 40)]
+        max: u32,
+        /// Instances at minute 0 (default: enough for the first minute's load at 60 %).
+        #[arg(long)]
+        initial: Option<u32>,
+    },
     /// Generate sample logs.
     Loggen {
         /// Number of lines.
@@ -107,6 +144,38 @@ fn real_main() -> Result<ExitCode> {
             threads,
             files,
         } => analyze(format, json, threads, &files),
+        Command::Simulate {
+            trace,
+            policy,
+            json,
+            plot,
+            timeline,
+            capacity_per_instance,
+            launch_minutes,
+            warmup_minutes,
+            base_latency_ms,
+            min,
+            max,
+            initial,
+        } => {
+            let model = logscale::simulate::Model {
+                capacity_per_instance,
+                launch_minutes,
+                warmup_minutes,
+                base_latency_ms,
+                idle_cpu: 5.0,
+                min,
+                max,
+                initial,
+            };
+            simulate(
+                &trace,
+                &policy,
+                json,
+                (plot.as_deref(), timeline.as_deref()),
+                &model,
+            )
+        }
         Command::Loggen {
             lines,
             format,
@@ -152,6 +221,95 @@ fn parse_format(s: &str) -> Result<Format, String> {
         FormatChoice::Fixed(f) => Ok(f),
         FormatChoice::Auto => Err("loggen needs a concrete format".into()),
     }
+}
+
+fn simulate(
+    trace: &std::path::Path,
+    policy_arg: &str,
+    json: bool,
+    (plot, timeline): (Option<&std::path::Path>, Option<&std::path::Path>),
+    model: &logscale::simulate::Model,
+) -> Result<ExitCode> {
+    if model.capacity_per_instance <= 0.0
+        || model.min > model.max
+        || model.initial.is_some_and(|n| n > model.max)
+    {
+        bail!("the model needs --capacity-per-instance > 0 and --min <= --initial <= --max");
+    }
+    let text =
+        std::fs::read_to_string(trace).with_context(|| format!("reading {}", trace.display()))?;
+    let points = logscale::simulate::parse_trace(&text)
+        .with_context(|| format!("in {}", trace.display()))?;
+    // A policy is the LOGSCALE_* settings the Lambda would read, minus where its logs are.
+    let settings: std::collections::HashMap<String, String> = match policy_arg {
+        "default" | "original" => [("LOGSCALE_POLICY".to_string(), policy_arg.to_string())].into(),
+        path => {
+            let raw = std::fs::read_to_string(path).with_context(|| {
+                format!("--policy {path:?} is not original, default or a readable JSON file")
+            })?;
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw)
+                .with_context(|| format!("{path} must be a JSON object of LOGSCALE_* settings"))?;
+            object
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect()
+        }
+    };
+    let config = Config::from_lookup(|k| match k {
+        "LOGSCALE_BUCKET" => Some("simulated".into()),
+        "LOGSCALE_GROUP" => Some("simulated".into()),
+        _ => settings.get(k).cloned(),
+    })?;
+    let label = std::path::Path::new(policy_arg)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(policy_arg);
+    let report = logscale::simulate::simulate(&points, model, &config.policy, label);
+    if let Some(path) = plot {
+        std::fs::write(path, logscale::simulate::plot_svg(&report, model))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = timeline {
+        let mut csv = String::from(
+            "minute,load,capacity,instances,serving,cpu,p95_ms,error_rate,violation\n",
+        );
+        for m in &report.timeline {
+            csv.push_str(&format!(
+                "{},{:.0},{:.0},{},{},{:.1},{:.0},{:.2},{}\n",
+                m.minute,
+                m.load,
+                m.capacity,
+                m.instances,
+                m.serving,
+                m.cpu,
+                m.p95_ms,
+                m.error_rate,
+                m.violation
+            ));
+        }
+        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{}: {} minutes, {} instance-minutes, {} SLO violation minutes, {} scaling actions, {} flaps, at most {} instances",
+            report.policy,
+            report.minutes_simulated,
+            report.instance_minutes,
+            report.slo_violation_minutes,
+            report.scaling_actions,
+            report.flaps,
+            report.max_instances
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Inputs smaller than this finish before a progress bar would be worth drawing.

@@ -191,12 +191,22 @@ impl Scenario {
     }
 
     /// The LOGSCALE_* settings for this scenario.
+    /// Instances in the stand-in are launched the moment the group is made, so the warm-up is
+    /// off here: otherwise every instance would still be warming up.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("LOGSCALE_BUCKET", self.bucket.clone()),
             ("LOGSCALE_PREFIX", "logs/".into()),
             ("LOGSCALE_GROUP", self.group.clone()),
+            ("LOGSCALE_WARMUP_SECONDS", "0".into()),
         ]
+    }
+
+    /// The same with the original tool's one-step policy.
+    pub fn original_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.env();
+        env.push(("LOGSCALE_POLICY", "original".into()));
+        env
     }
 }
 

@@ -1,92 +1,35 @@
-//! Signals + thresholds + the group's size → a [`Decision`]. Pure: no clock, no I/O.
-//!
-//! The starting policy is the original tool's, made safe: one step out when CPU, the error rate
-//! or the slow share is over its mark; one step in only when CPU is under the low mark *and* the
-//! logs of the whole window were read and are healthy; otherwise hold. The result always lies
-//! within the group's [min, max], and every rule that fired is listed with its reason.
+//! The original tool's policy, made safe: one step out when CPU, the error rate or the slow
+//! share is over its mark; one step in only when CPU is under the low mark *and* the logs of the
+//! whole window were read and are healthy; otherwise hold. Always within [min, max]; every rule
+//! that fired is listed. It remembers nothing between runs except the no-signal count.
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
 
+use super::{reason, Action, Capacity, Conditions, Decision, Policy, Signals};
 use crate::config::Thresholds;
+use crate::state::State;
 
-/// What the cycle observed, reduced to the numbers the policy reads.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Signals {
-    /// Average CPU over in-service instances that had datapoints; `None` when none had.
-    pub cpu_percent: Option<f64>,
-    /// Average memory used, when the CloudWatch agent publishes it.
-    pub memory_percent: Option<f64>,
-    /// Errors as a percentage of requests; `None` without requests.
-    pub error_rate: Option<f64>,
-    /// Slow requests as a percentage of requests; `None` without requests.
-    pub slow_rate: Option<f64>,
-    /// Every object of the window was read (no missing bucket, no unreadable object).
-    pub logs_complete: bool,
+/// The `original` policy.
+pub fn decide(
+    policy: &Policy,
+    signals: &Signals,
+    capacity: Capacity,
+    conditions: Conditions,
+    state: &State,
+    now: DateTime<Utc>,
+) -> (Decision, State) {
+    let _ = (conditions, now);
+    let mut state = state.clone();
+    let no_signal = signals.cpu_percent.is_none() && signals.error_rate.is_none();
+    state.no_signal_runs = if no_signal {
+        state.no_signal_runs + 1
+    } else {
+        0
+    };
+    (one_step(&policy.thresholds, signals, capacity), state)
 }
 
-/// The group's size limits and current desired capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Capacity {
-    pub min: u32,
-    pub max: u32,
-    pub desired: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    ScaleUp,
-    ScaleDown,
-    Hold,
-}
-
-/// A rule that took part in the decision, and why, in words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reason {
-    pub rule: &'static str,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Decision {
-    pub action: Action,
-    pub from: u32,
-    pub to: u32,
-    pub reasons: Vec<Reason>,
-}
-
-impl Decision {
-    /// A decision to stay at `from`, for the given reason.
-    pub fn hold(from: u32, rule: &'static str, detail: impl Into<String>) -> Decision {
-        Decision {
-            action: Action::Hold,
-            from,
-            to: from,
-            reasons: vec![Reason {
-                rule,
-                detail: detail.into(),
-            }],
-        }
-    }
-
-    /// Turns this decision into a hold at `from`, keeping its reasons and adding why.
-    pub fn into_hold(mut self, rule: &'static str, detail: impl Into<String>) -> Decision {
-        self.action = Action::Hold;
-        self.to = self.from;
-        self.reasons.push(Reason {
-            rule,
-            detail: detail.into(),
-        });
-        self
-    }
-}
-
-fn reason(rule: &'static str, detail: String) -> Reason {
-    Reason { rule, detail }
-}
-
-/// Applies the policy. See the module doc for the rules.
-pub fn decide(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
+fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
     let mut reasons = Vec::new();
     // A desired capacity outside the limits (someone changed min or max) is brought inside
     // first; any step is taken from there.
@@ -179,17 +122,31 @@ pub fn decide(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
         base
     };
 
-    let action = match target.cmp(&c.desired) {
-        std::cmp::Ordering::Greater => Action::ScaleUp,
-        std::cmp::Ordering::Less => Action::ScaleDown,
-        std::cmp::Ordering::Equal => Action::Hold,
+    let explanation = match target.cmp(&c.desired) {
+        std::cmp::Ordering::Equal => format!(
+            "Holding at {target}: {}.",
+            reasons.last().map_or("", |r| r.detail.as_str())
+        ),
+        _ => format!(
+            "{} → {target}: {}.",
+            c.desired,
+            reasons
+                .iter()
+                .map(|r| r.detail.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
     };
     Decision {
-        action,
+        action: Action::Hold,
         from: c.desired,
         to: target,
         reasons,
+        signals: Vec::new(),
+        window: Vec::new(),
+        explanation,
     }
+    .with_action()
 }
 
 #[cfg(test)]
@@ -199,10 +156,10 @@ mod tests {
     fn healthy(cpu: Option<f64>) -> Signals {
         Signals {
             cpu_percent: cpu,
-            memory_percent: None,
             error_rate: Some(1.0),
             slow_rate: Some(2.0),
             logs_complete: true,
+            ..Signals::default()
         }
     }
 
@@ -358,7 +315,7 @@ mod tests {
             ),
         ];
         for (name, signals, capacity, action, to, want_rules) in cases {
-            let d = decide(&th, &signals, capacity);
+            let d = one_step(&th, &signals, capacity);
             assert_eq!(
                 (d.action, d.to, rules(&d)),
                 (action, to, want_rules),
@@ -379,7 +336,7 @@ mod tests {
             slow_rate: Some(30.0),
             ..healthy(Some(88.0))
         };
-        let d = decide(&Thresholds::default(), &s, cap(1, 5, 2));
+        let d = one_step(&Thresholds::default(), &s, cap(1, 5, 2));
         assert_eq!(rules(&d), ["cpu_high", "error_rate_high", "slow_rate_high"]);
         assert_eq!(d.to, 3);
         assert!(d.reasons[0].detail.contains("88.0%"), "{:?}", d.reasons);
@@ -397,7 +354,7 @@ mod tests {
                                 logs_complete: complete,
                                 ..healthy(cpu)
                             };
-                            let d = decide(&th, &s, cap(min, max, desired));
+                            let d = one_step(&th, &s, cap(min, max, desired));
                             assert!(
                                 d.to >= min && d.to <= max,
                                 "{min} {max} {desired} {cpu:?} -> {}",

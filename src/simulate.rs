@@ -1,0 +1,543 @@
+//! `logscale simulate`: replays a load trace through a capacity model and calls the real
+//! decision code ([`crate::decide::decide`], with the state encoded and decoded between runs as
+//! in production) every five simulated minutes.
+//!
+//! # The capacity model
+//! - Each instance serves `capacity_per_instance` requests per minute at 100 % CPU. A launched
+//!   instance serves after `launch_minutes`, and counts in the CPU average (is past warm-up)
+//!   `warmup_minutes` later. A scale-in terminates the newest instances at once.
+//! - Utilization `u = load / (serving × capacity)`. CPU is `idle_cpu + (100 − idle_cpu) ×
+//!   min(u, 1)`.
+//! - Latency is exponential with mean `base_latency_ms / (1 − min(u, 0.99))`, so it rises
+//!   sharply as `u` nears 1; the p-th percentile is `mean × −ln(1 − p)` and the slow share
+//!   `exp(−slow_ms / mean)`.
+//! - Above `u = 1` the excess is refused: an error rate of `1 − 1/u`, plus the trace's own.
+//! - A minute violates the SLO when its p95 is over the slow threshold or its error rate over
+//!   the error threshold.
+//!
+//! Costs and outcomes: `instance_minutes` (every launched instance, serving or not),
+//! `slo_violation_minutes`, `scaling_actions`, `flaps` (a change of direction within 15
+//! minutes of the previous change) and `max_instances`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::decide::{decide, Capacity, Conditions, Policy, Signals};
+use crate::state::State;
+
+/// Minutes between two decisions, as the Lambda's schedule.
+pub const PERIOD_MINUTES: u32 = 5;
+/// A change of direction this soon after the previous change is a flap.
+pub const FLAP_MINUTES: u32 = 15;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TracePoint {
+    pub minute: u32,
+    pub requests_per_minute: f64,
+    /// Errors the application makes whatever its capacity, %.
+    pub error_rate: f64,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum TraceError {
+    #[error("the header must be minute,requests_per_minute[,error_rate], found {0:?}")]
+    Header(String),
+    #[error("line {line}: {problem}")]
+    Line { line: usize, problem: String },
+    #[error("the trace has no data rows")]
+    Empty,
+}
+
+/// Parses `minute,requests_per_minute[,error_rate]` CSV. Minutes must increase; gaps repeat
+/// the previous row.
+pub fn parse_trace(text: &str) -> Result<Vec<TracePoint>, TraceError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().ok_or(TraceError::Empty)?;
+    let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+    let with_errors = match columns.as_slice() {
+        ["minute", "requests_per_minute"] => false,
+        ["minute", "requests_per_minute", "error_rate"] => true,
+        _ => return Err(TraceError::Header(header.to_string())),
+    };
+    let mut points: Vec<TracePoint> = Vec::new();
+    for (n, line) in lines {
+        let bad = |problem: String| TraceError::Line {
+            line: n + 1,
+            problem,
+        };
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != columns.len() {
+            return Err(bad(format!(
+                "expected {} fields, found {}",
+                columns.len(),
+                fields.len()
+            )));
+        }
+        let minute: u32 = fields[0]
+            .parse()
+            .map_err(|_| bad(format!("minute {:?} is not a whole number", fields[0])))?;
+        let number = |i: usize, what: &str| -> Result<f64, TraceError> {
+            fields[i]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{what} {:?} is not a non-negative number",
+                        fields[i]
+                    ))
+                })
+        };
+        let requests_per_minute = number(1, "requests_per_minute")?;
+        let error_rate = if with_errors {
+            number(2, "error_rate")?
+        } else {
+            0.0
+        };
+        if points.last().is_some_and(|p| p.minute >= minute) {
+            return Err(bad(format!("minute {minute} does not increase")));
+        }
+        points.push(TracePoint {
+            minute,
+            requests_per_minute,
+            error_rate,
+        });
+    }
+    if points.is_empty() {
+        return Err(TraceError::Empty);
+    }
+    Ok(points)
+}
+
+/// The capacity model's parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    pub capacity_per_instance: f64,
+    pub launch_minutes: u32,
+    pub warmup_minutes: u32,
+    pub base_latency_ms: f64,
+    pub idle_cpu: f64,
+    pub min: u32,
+    pub max: u32,
+    /// Instances at minute 0; `None` starts in a steady state, with enough instances for the
+    /// first minute's load at 60 % utilization (the same for every policy).
+    pub initial: Option<u32>,
+}
+
+impl Model {
+    fn initial_for(&self, first_load: f64) -> u32 {
+        self.initial
+            .unwrap_or_else(|| (first_load / (0.6 * self.capacity_per_instance)).ceil() as u32)
+            .clamp(self.min, self.max.max(self.min))
+    }
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            capacity_per_instance: 1000.0,
+            launch_minutes: 3,
+            warmup_minutes: 2,
+            base_latency_ms: 60.0,
+            idle_cpu: 5.0,
+            min: 1,
+            max: 40,
+            initial: None,
+        }
+    }
+}
+
+/// One simulated minute.
+#[derive(Debug, Clone, Serialize)]
+pub struct Minute {
+    pub minute: u32,
+    pub load: f64,
+    /// Requests per minute the serving instances can take.
+    pub capacity: f64,
+    pub instances: u32,
+    pub serving: u32,
+    pub cpu: f64,
+    pub p95_ms: f64,
+    pub error_rate: f64,
+    pub violation: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub policy: String,
+    pub minutes_simulated: u32,
+    pub instance_minutes: u64,
+    pub slo_violation_minutes: u32,
+    pub scaling_actions: u32,
+    pub flaps: u32,
+    pub max_instances: u32,
+    #[serde(skip)]
+    pub timeline: Vec<Minute>,
+}
+
+/// Runs the trace through the model under `policy`.
+pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &str) -> Report {
+    let epoch: DateTime<Utc> = DateTime::from_timestamp(1_733_616_000, 0).expect("valid");
+    let th = &policy.thresholds;
+    let last = trace.last().map_or(0, |p| p.minute);
+    let first = trace.first().map_or(0.0, |p| p.requests_per_minute);
+    let initial = model.initial_for(first);
+    let mut launched: Vec<u32> = vec![0; initial as usize];
+    // Instances present from the start are already serving and warm.
+    let ready_at_start = model.launch_minutes + model.warmup_minutes;
+    let age = |launch: u32, minute: u32, initial: bool| {
+        if initial {
+            ready_at_start + minute
+        } else {
+            minute - launch
+        }
+    };
+    let mut initial_count = initial as usize;
+    let mut stored = State::default().encode();
+    let mut report = Report {
+        policy: label.to_string(),
+        minutes_simulated: 0,
+        instance_minutes: 0,
+        slo_violation_minutes: 0,
+        scaling_actions: 0,
+        flaps: 0,
+        max_instances: launched.len() as u32,
+        timeline: Vec::new(),
+    };
+    let mut last_change: Option<(u32, bool)> = None; // (minute, up?)
+    let mut period = (0.0, 0.0, 0.0, 0.0, 0u32); // cpu, errors, latency p-th, slow, minutes
+    let mut point = 0;
+    for minute in 0..=last {
+        while point + 1 < trace.len() && trace[point + 1].minute <= minute {
+            point += 1;
+        }
+        let load = trace[point].requests_per_minute;
+        let is_initial = |i: usize| i < initial_count;
+        let serving = launched
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| age(**l, minute, is_initial(*i)) >= model.launch_minutes)
+            .count() as u32;
+        let warm = launched
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| age(**l, minute, is_initial(*i)) >= ready_at_start)
+            .count() as u32;
+        let capacity = f64::from(serving) * model.capacity_per_instance;
+        let u = if capacity > 0.0 {
+            load / capacity
+        } else if load > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        let refused = if u > 1.0 {
+            100.0 * (1.0 - 1.0 / u)
+        } else {
+            0.0
+        };
+        let error_rate = (refused + trace[point].error_rate).min(100.0);
+        let mean = model.base_latency_ms / (1.0 - u.min(0.99));
+        let quantile = |p: f64| mean * -(1.0 - p).ln();
+        let p95 = quantile(0.95);
+        let slow = 100.0 * (-th.slow_ms / mean).exp();
+        let cpu = model.idle_cpu + (100.0 - model.idle_cpu) * u.min(1.0);
+        let violation = p95 > th.slow_ms || error_rate > th.error_rate;
+
+        report.minutes_simulated += 1;
+        report.instance_minutes += launched.len() as u64;
+        report.slo_violation_minutes += u32::from(violation);
+        report.timeline.push(Minute {
+            minute,
+            load,
+            capacity,
+            instances: launched.len() as u32,
+            serving,
+            cpu,
+            p95_ms: p95,
+            error_rate,
+            violation,
+        });
+        let pct = f64::from(policy.latency_percentile) / 100.0;
+        period.0 += cpu;
+        period.1 += error_rate;
+        period.2 += quantile(pct);
+        period.3 += slow;
+        period.4 += 1;
+
+        if (minute + 1) % PERIOD_MINUTES != 0 {
+            continue;
+        }
+        let n = f64::from(period.4);
+        let has_traffic = load > 0.0;
+        let signals = Signals {
+            cpu_percent: (warm > 0).then_some(period.0 / n),
+            memory_percent: None,
+            error_rate: has_traffic.then_some(period.1 / n),
+            slow_rate: has_traffic.then_some(period.3 / n),
+            latency_ms: has_traffic.then_some(period.2 / n),
+            logs_complete: true,
+            counted_instances: warm,
+            cpu_complete: true,
+        };
+        period = (0.0, 0.0, 0.0, 0.0, 0);
+        let current = launched.len() as u32;
+        let capacity_limits = Capacity {
+            min: model.min,
+            max: model.max,
+            desired: current,
+        };
+        let conditions = Conditions {
+            activity_in_progress: false,
+            warming_up: current - warm,
+        };
+        // The real state handling: what was stored is decoded, and the new state encoded.
+        let state = State::decode(&stored).unwrap_or_default();
+        let now = epoch + Duration::minutes(i64::from(minute));
+        let (decision, next) = decide(policy, &signals, capacity_limits, conditions, &state, now);
+        stored = next.encode();
+        let to = decision.to;
+        if to != current {
+            let up = to > current;
+            report.scaling_actions += 1;
+            if let Some((at, was_up)) = last_change {
+                if was_up != up && minute - at <= FLAP_MINUTES {
+                    report.flaps += 1;
+                }
+            }
+            last_change = Some((minute, up));
+            if up {
+                launched.extend(std::iter::repeat_n(minute + 1, (to - current) as usize));
+            } else {
+                launched.truncate(to as usize);
+                initial_count = initial_count.min(launched.len());
+            }
+            report.max_instances = report.max_instances.max(launched.len() as u32);
+        }
+    }
+    report
+}
+
+/// Load, serving capacity and instances over time, as an SVG line chart.
+pub fn plot_svg(report: &Report, model: &Model) -> String {
+    let (w, h, left, right, top, bottom) = (960.0, 420.0, 70.0, 70.0, 40.0, 50.0);
+    let t = &report.timeline;
+    let minutes = t.len().max(2) as f64 - 1.0;
+    let max_load = t
+        .iter()
+        .map(|m| m.load.max(m.capacity))
+        .fold(1.0f64, f64::max);
+    let max_inst = t
+        .iter()
+        .map(|m| f64::from(m.instances))
+        .fold(1.0f64, f64::max)
+        .max(max_load / model.capacity_per_instance);
+    let x = |m: f64| left + (w - left - right) * m / minutes;
+    let y = |v: f64, top_value: f64| top + (h - top - bottom) * (1.0 - v / top_value);
+    let line = |value: &dyn Fn(&Minute) -> f64, scale: f64| {
+        t.iter()
+            .map(|m| format!("{:.1},{:.1}", x(f64::from(m.minute)), y(value(m), scale)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{left}" y="22" font-size="14">{} policy: {} instance-minutes, {} SLO violation minutes, {} actions, {} flaps</text>
+"##,
+        report.policy,
+        report.instance_minutes,
+        report.slo_violation_minutes,
+        report.scaling_actions,
+        report.flaps
+    );
+    for m in t.iter().filter(|m| m.violation) {
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{:.1}" y="{top}" width="{:.2}" height="{}" fill="#fbd5d5"/>"##,
+            x(f64::from(m.minute)),
+            (w - left - right) / minutes,
+            h - top - bottom
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r##"<polyline fill="none" stroke="#888" stroke-width="1.2" points="{}"/>"##,
+        line(&|m| m.load, max_load)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<polyline fill="none" stroke="#2a7ab0" stroke-width="1.6" points="{}"/>"##,
+        line(&|m| m.capacity, max_load)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<polyline fill="none" stroke="#d9822b" stroke-width="1.6" points="{}"/>"##,
+        line(&|m| f64::from(m.instances), max_inst)
+    );
+    let (x0, x1, yb) = (left, w - right, h - bottom);
+    let _ = write!(
+        svg,
+        r##"<line x1="{x0}" y1="{yb}" x2="{x1}" y2="{yb}" stroke="black"/>
+<line x1="{x0}" y1="{top}" x2="{x0}" y2="{yb}" stroke="black"/>
+<line x1="{x1}" y1="{top}" x2="{x1}" y2="{yb}" stroke="black"/>
+<text x="{x0}" y="{}" text-anchor="middle">0</text>
+<text x="{x1}" y="{}" text-anchor="middle">{} min</text>
+<text x="{}" y="{top}" text-anchor="end">{:.0} rpm</text>
+<text x="{}" y="{top}">{:.0} inst.</text>
+<text x="{left}" y="{}" fill="#888">— load (requests/min)</text>
+<text x="{}" y="{}" fill="#2a7ab0">— serving capacity</text>
+<text x="{}" y="{}" fill="#d9822b">— instances (right axis)</text>
+<text x="{}" y="{}" fill="#c44">■ SLO violation</text>
+</svg>
+"##,
+        yb + 16.0,
+        yb + 16.0,
+        minutes,
+        x0 - 4.0,
+        max_load,
+        x1 + 4.0,
+        max_inst,
+        h - 12.0,
+        left + 200.0,
+        h - 12.0,
+        left + 360.0,
+        h - 12.0,
+        left + 560.0,
+        h - 12.0,
+    );
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::PolicyKind;
+
+    fn flat(rpm: f64, minutes: u32) -> Vec<TracePoint> {
+        (0..minutes)
+            .map(|minute| TracePoint {
+                minute,
+                requests_per_minute: rpm,
+                error_rate: 0.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn trace_parsing_names_the_bad_line() {
+        let ok = parse_trace("minute,requests_per_minute\n0,100\n5,200\n").unwrap();
+        assert_eq!(ok.len(), 2);
+        let with_errors =
+            parse_trace("minute,requests_per_minute,error_rate\n0,100,0.5\n").unwrap();
+        assert_eq!(with_errors[0].error_rate, 0.5);
+        assert!(matches!(
+            parse_trace("time,load\n0,1\n"),
+            Err(TraceError::Header(_))
+        ));
+        assert_eq!(
+            parse_trace("minute,requests_per_minute\n0,100\n0,5\n")
+                .unwrap_err()
+                .to_string(),
+            "line 3: minute 0 does not increase"
+        );
+        assert!(parse_trace("minute,requests_per_minute\n0,-1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("line 2"));
+        assert_eq!(
+            parse_trace("minute,requests_per_minute\n"),
+            Err(TraceError::Empty)
+        );
+    }
+
+    #[test]
+    fn a_steady_load_settles_without_violations_or_flaps() {
+        let model = Model {
+            initial: Some(2),
+            ..Model::default()
+        };
+        let r = simulate(&flat(3000.0, 240), &model, &Policy::default(), "default");
+        assert_eq!(r.flaps, 0);
+        assert_eq!(r.minutes_simulated, 240);
+        let end = r.timeline.last().unwrap();
+        // 3000 rpm at a 65 % CPU target: about 5 instances
+        assert!((5..=6).contains(&end.instances), "{}", end.instances);
+        // only while the first scale-out launches (2 instances for 3,000 rpm at minute 0)
+        assert!(r.slo_violation_minutes <= 10, "{}", r.slo_violation_minutes);
+    }
+
+    #[test]
+    fn overload_without_scaling_violates_every_minute() {
+        let model = Model {
+            max: 2,
+            initial: Some(2),
+            ..Model::default()
+        };
+        let r = simulate(&flat(5000.0, 60), &model, &Policy::default(), "capped");
+        assert_eq!(r.slo_violation_minutes, 60);
+        assert!(r.timeline.iter().all(|m| m.error_rate > 50.0));
+    }
+
+    #[test]
+    fn the_original_policy_steps_one_at_a_time() {
+        let model = Model {
+            initial: Some(2),
+            ..Model::default()
+        };
+        let policy = Policy {
+            kind: PolicyKind::Original,
+            ..Policy::default()
+        };
+        let r = simulate(&flat(8000.0, 60), &model, &policy, "original");
+        let counts: Vec<u32> = r.timeline.iter().map(|m| m.instances).collect();
+        assert!(counts.windows(2).all(|w| w[1] <= w[0] + 1), "{counts:?}");
+        assert!(r.slo_violation_minutes > 20);
+    }
+
+    #[test]
+    fn bundled_traces_meet_the_goal() {
+        // default: at most half the original's SLO violation minutes, at most 110 % of its
+        // instance-minutes, no flaps (the README's table comes from the same runs).
+        let original = Policy {
+            kind: PolicyKind::Original,
+            ..Policy::default()
+        };
+        for name in ["diurnal", "spike", "flash-crowd", "ramp", "noisy-flat"] {
+            let path = format!("{}/traces/{name}.csv", env!("CARGO_MANIFEST_DIR"));
+            let trace = parse_trace(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let o = simulate(&trace, &Model::default(), &original, "original");
+            let d = simulate(&trace, &Model::default(), &Policy::default(), "default");
+            assert!(
+                2 * d.slo_violation_minutes <= o.slo_violation_minutes,
+                "{name}: {d:?} vs {o:?}"
+            );
+            assert!(
+                10 * d.instance_minutes <= 11 * o.instance_minutes,
+                "{name}: {d:?} vs {o:?}"
+            );
+            assert_eq!(d.flaps, 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn svg_has_the_three_lines() {
+        let r = simulate(
+            &flat(1000.0, 30),
+            &Model::default(),
+            &Policy::default(),
+            "default",
+        );
+        let svg = plot_svg(&r, &Model::default());
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 3);
+    }
+}
