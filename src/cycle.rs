@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::act::{apply, Outcome};
 use crate::config::Config;
 use crate::decide::{decide, Capacity, Conditions, Decision, Signals};
-use crate::fetch::{fetch_window, FetchReport};
+use crate::fetch::{fetch_window, FetchReport, Source};
 use crate::parse::summary::LogMetrics;
 use crate::ports::{
     GroupInfo, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, SaveOutcome,
@@ -77,13 +77,15 @@ where
     let (fetched, observed, loaded) = tokio::join!(
         fetch_window(
             &svc.logs,
-            &cfg.bucket,
-            &cfg.prefix,
+            Source {
+                bucket: &cfg.bucket,
+                prefix: &cfg.prefix,
+                ignore: &not_logs,
+            },
             (window.start, window.end),
             &cfg.parse,
             cfg.fetch_concurrency,
             fetch_deadline,
-            &not_logs,
         ),
         observe(cfg, svc, window.metrics_start, window.end),
         load_state(cfg, &svc.logs),

@@ -63,6 +63,15 @@ pub struct FetchReport {
     pub list_error: Option<String>,
 }
 
+/// Where the logs are.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    /// Keys under the prefix that are not logs (the policy's own state object).
+    pub ignore: &'a [&'a str],
+}
+
 /// The objects last modified in `(start, end]`, oldest first. Pure, so the window rule is
 /// tested without a store.
 pub fn select_in_window(
@@ -84,14 +93,17 @@ pub fn select_in_window(
 /// `ignore` (the policy's own state object) are never read as logs.
 pub async fn fetch_window<L: LogStore + Clone + 'static>(
     store: &L,
-    bucket: &str,
-    prefix: &str,
+    source: Source<'_>,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     options: &ParseOptions,
     concurrency: usize,
     deadline: Option<Instant>,
-    ignore: &[&str],
 ) -> FetchReport {
+    let Source {
+        bucket,
+        prefix,
+        ignore,
+    } = source;
     let mut report = FetchReport {
         objects_listed: 0,
         objects_in_window: 0,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{Duration, Utc};
 use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
-use logscale::fetch::{fetch_window, LogCondition};
+use logscale::fetch::{fetch_window, LogCondition, Source};
 use logscale::parse::ParseOptions;
 use logscale::ports::{Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, StateStore};
 use support::*;
@@ -43,13 +43,15 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
     let now = Utc::now() + Duration::seconds(5);
     let report = fetch_window(
         &store,
-        &bucket,
-        "logs/",
+        Source {
+            bucket: &bucket,
+            prefix: "logs/",
+            ignore: &[],
+        },
         (now - Duration::minutes(5), now),
         &ParseOptions::default(),
         3,
         None,
-        &[],
     )
     .await;
     assert_eq!(
@@ -71,13 +73,15 @@ async fn s3_missing_bucket_is_a_named_condition() {
     let now = Utc::now();
     let report = fetch_window(
         &store,
-        &bucket,
-        "logs/",
+        Source {
+            bucket: &bucket,
+            prefix: "logs/",
+            ignore: &[],
+        },
         (now - Duration::minutes(5), now),
         &ParseOptions::default(),
         2,
         None,
-        &[],
     )
     .await;
     assert_eq!(report.condition, LogCondition::NoSuchBucket);
@@ -110,13 +114,15 @@ async fn s3_corrupt_gzip_object_is_reported_and_the_rest_still_counts() {
     let now = Utc::now() + Duration::seconds(5);
     let report = fetch_window(
         &store,
-        &bucket,
-        "logs/",
+        Source {
+            bucket: &bucket,
+            prefix: "logs/",
+            ignore: &[],
+        },
         (now - Duration::minutes(5), now),
         &ParseOptions::default(),
         2,
         None,
-        &[],
     )
     .await;
     assert_eq!(report.condition, LogCondition::Partial);
