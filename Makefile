@@ -8,7 +8,7 @@ export LOGSCALE_SAM_VENV ?= $(CURDIR)/.venv-sam
 LINT_ENV := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
 	AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: setup demo test unit lint build package deploy bench fuzz clean
+.PHONY: setup demo test unit lint build package deploy bench fuzz simulate clean
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,11 @@ package: setup
 deploy: setup
 	PATH="$(LOGSCALE_VENV)/bin:$$PATH" $(LOGSCALE_SAM_VENV)/bin/sam build
 	$(LOGSCALE_SAM_VENV)/bin/sam deploy --guided
+
+## Both policies on every bundled trace: the README's table and docs/simulate/*.svg.
+simulate:
+	cargo build --bin logscale
+	python3 scripts/simulate.py
 
 ## Throughput and memory against mawk, the original's Python and gzip (see the README).
 bench:
