@@ -13,6 +13,18 @@ use logscale::parse::ParseOptions;
 use logscale::ports::{Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, StateStore};
 use support::*;
 
+/// Reads the last five minutes of `bucket/logs/` as the Lambda does.
+async fn fetch_logs(store: &S3LogStore, bucket: &str) -> logscale::fetch::FetchReport {
+    let now = Utc::now() + Duration::seconds(5);
+    let source = Source {
+        bucket,
+        prefix: "logs/",
+        ignore: &[],
+    };
+    let window = (now - Duration::minutes(5), now);
+    fetch_window(store, source, window, &ParseOptions::default(), 3, None).await
+}
+
 #[tokio::test]
 async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
     let bucket = unique("pages");
@@ -40,20 +52,7 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
     let listed = store.list(&bucket, "logs/").await.unwrap();
     assert_eq!(listed.len(), 5, "{listed:?}");
 
-    let now = Utc::now() + Duration::seconds(5);
-    let report = fetch_window(
-        &store,
-        Source {
-            bucket: &bucket,
-            prefix: "logs/",
-            ignore: &[],
-        },
-        (now - Duration::minutes(5), now),
-        &ParseOptions::default(),
-        3,
-        None,
-    )
-    .await;
+    let report = fetch_logs(&store, &bucket).await;
     assert_eq!(
         report.condition,
         LogCondition::Complete,
@@ -70,20 +69,7 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
 async fn s3_missing_bucket_is_a_named_condition() {
     let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true));
     let bucket = unique("absent");
-    let now = Utc::now();
-    let report = fetch_window(
-        &store,
-        Source {
-            bucket: &bucket,
-            prefix: "logs/",
-            ignore: &[],
-        },
-        (now - Duration::minutes(5), now),
-        &ParseOptions::default(),
-        2,
-        None,
-    )
-    .await;
+    let report = fetch_logs(&store, &bucket).await;
     assert_eq!(report.condition, LogCondition::NoSuchBucket);
     let err = report.list_error.unwrap();
     assert!(
@@ -111,20 +97,7 @@ async fn s3_corrupt_gzip_object_is_reported_and_the_rest_still_counts() {
         .await
         .unwrap();
     let store = S3LogStore::new(aws::s3::client(&sdk, true));
-    let now = Utc::now() + Duration::seconds(5);
-    let report = fetch_window(
-        &store,
-        Source {
-            bucket: &bucket,
-            prefix: "logs/",
-            ignore: &[],
-        },
-        (now - Duration::minutes(5), now),
-        &ParseOptions::default(),
-        2,
-        None,
-    )
-    .await;
+    let report = fetch_logs(&store, &bucket).await;
     assert_eq!(report.condition, LogCondition::Partial);
     assert_eq!(report.summary.requests, good.lines);
     assert_eq!(report.problems.len(), 1);

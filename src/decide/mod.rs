@@ -198,6 +198,11 @@ impl Decision {
         self
     }
 
+    /// The rules that took part, in order.
+    pub fn rules(&self) -> Vec<&'static str> {
+        self.reasons.iter().map(|r| r.rule).collect()
+    }
+
     pub(crate) fn with_action(mut self) -> Decision {
         self.action = match self.to.cmp(&self.from) {
             std::cmp::Ordering::Greater => Action::ScaleUp,

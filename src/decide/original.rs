@@ -167,10 +167,6 @@ mod tests {
         Capacity { min, max, desired }
     }
 
-    fn rules(d: &Decision) -> Vec<&'static str> {
-        d.reasons.iter().map(|r| r.rule).collect()
-    }
-
     #[test]
     fn table_of_decisions() {
         let th = Thresholds::default();
@@ -317,7 +313,7 @@ mod tests {
         for (name, signals, capacity, action, to, want_rules) in cases {
             let d = one_step(&th, &signals, capacity);
             assert_eq!(
-                (d.action, d.to, rules(&d)),
+                (d.action, d.to, d.rules()),
                 (action, to, want_rules),
                 "{name}"
             );
@@ -337,7 +333,7 @@ mod tests {
             ..healthy(Some(88.0))
         };
         let d = one_step(&Thresholds::default(), &s, cap(1, 5, 2));
-        assert_eq!(rules(&d), ["cpu_high", "error_rate_high", "slow_rate_high"]);
+        assert_eq!(d.rules(), ["cpu_high", "error_rate_high", "slow_rate_high"]);
         assert_eq!(d.to, 3);
         assert!(d.reasons[0].detail.contains("88.0%"), "{:?}", d.reasons);
     }

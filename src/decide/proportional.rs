@@ -319,10 +319,6 @@ mod tests {
         Capacity { min, max, desired }
     }
 
-    fn rules(d: &Decision) -> Vec<&'static str> {
-        d.reasons.iter().map(|r| r.rule).collect()
-    }
-
     fn run(
         p: &Policy,
         s: &Signals,
@@ -576,7 +572,7 @@ mod tests {
         ];
         for (name, s, c, cond, to, want) in cases {
             let (d, _) = run(&p, &s, c, cond, &fresh, 0);
-            let rules = rules(&d);
+            let rules = d.rules();
             assert_eq!((d.to, &rules), (to, &want), "{name}: {}", d.explanation);
             assert!(d.to >= c.min && d.to <= c.max.max(c.min), "{name}");
             assert!(!d.explanation.is_empty());
@@ -593,7 +589,7 @@ mod tests {
         assert_eq!(d.to, 6);
         let (d, st) = run(&p, &full(20.0, 6), c(6), none, &st, 5);
         assert_eq!(d.to, 6, "{}", d.explanation);
-        assert!(rules(&d).contains(&"stabilized"));
+        assert!(d.rules().contains(&"stabilized"));
         assert!(d.explanation.contains("highest recommendation"));
         // still quiet: after the window has passed the busy run, steps down by one per run
         let (d, st) = run(&p, &full(20.0, 6), c(6), none, &st, 10);
@@ -658,7 +654,7 @@ mod tests {
             0,
         );
         assert_eq!((d.action, d.to), (Action::Hold, 4));
-        assert!(rules(&d).contains(&"paused"));
+        assert!(d.rules().contains(&"paused"));
     }
 
     #[test]
