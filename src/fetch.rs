@@ -72,6 +72,31 @@ pub struct Source<'a> {
     pub ignore: &'a [&'a str],
 }
 
+/// The prefixes to list for a window. Under an ALB log prefix
+/// (`…/AWSLogs/<account>/elasticloadbalancing/<region>/`), whose objects sit in `yyyy/mm/dd/`
+/// folders named for their delivery date, only the window's dates are listed, not years of
+/// logs; any other prefix is listed whole.
+pub fn listing_prefixes(prefix: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<String> {
+    let parts: Vec<&str> = prefix.trim_end_matches('/').rsplit('/').take(4).collect();
+    let is_alb_root = prefix.ends_with('/')
+        && matches!(parts.as_slice(), [region, "elasticloadbalancing", account, "AWSLogs"]
+            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !region.is_empty());
+    if !is_alb_root || end < start {
+        return vec![prefix.to_string()];
+    }
+    let mut day = start.date_naive();
+    let mut prefixes = Vec::new();
+    while day <= end.date_naive() {
+        prefixes.push(format!("{prefix}{}/", day.format("%Y/%m/%d")));
+        day = day.succ_opt().unwrap_or(day);
+        if prefixes.len() > 31 {
+            // A window this long is better served by one listing of everything.
+            return vec![prefix.to_string()];
+        }
+    }
+    prefixes
+}
+
 /// The objects last modified in `(start, end]`, oldest first. Pure, so the window rule is
 /// tested without a store.
 pub fn select_in_window(
@@ -114,21 +139,23 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         problems: Vec::new(),
         list_error: None,
     };
-    let listed = match store.list(bucket, prefix).await {
-        Ok(listed) => listed,
-        Err(e) => {
-            report.condition = if e.is("NoSuchBucket") {
-                LogCondition::NoSuchBucket
-            } else if e.is("AccessDenied") {
-                LogCondition::AccessDenied
-            } else {
-                LogCondition::ListFailed
-            };
-            report.list_error = Some(format!("s3://{bucket}/{prefix}: {e}"));
-            return report;
+    let mut listed = Vec::new();
+    for list_prefix in listing_prefixes(prefix, start, end) {
+        match store.list(bucket, &list_prefix).await {
+            Ok(objects) => listed.extend(objects),
+            Err(e) => {
+                report.condition = if e.is("NoSuchBucket") {
+                    LogCondition::NoSuchBucket
+                } else if e.is("AccessDenied") {
+                    LogCondition::AccessDenied
+                } else {
+                    LogCondition::ListFailed
+                };
+                report.list_error = Some(format!("s3://{bucket}/{list_prefix}: {e}"));
+                return report;
+            }
         }
-    };
-    let mut listed = listed;
+    }
     listed.retain(|o| !ignore.contains(&o.key.as_str()));
     report.objects_listed = listed.len();
     let selected = select_in_window(listed, start, end);
@@ -248,6 +275,32 @@ mod tests {
             key: key.into(),
             size: 1,
             last_modified: Utc.with_ymd_and_hms(2024, 12, 8, 12, minute, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn alb_prefixes_are_listed_by_delivery_date() {
+        let alb = "lb/AWSLogs/123456789012/elasticloadbalancing/us-east-1/";
+        let t = |d, h, m| Utc.with_ymd_and_hms(2024, 12, d, h, m, 0).unwrap();
+        assert_eq!(
+            listing_prefixes(alb, t(8, 12, 30), t(8, 12, 35)),
+            [format!("{alb}2024/12/08/")]
+        );
+        assert_eq!(
+            listing_prefixes(alb, t(8, 23, 58), t(9, 0, 3)),
+            [format!("{alb}2024/12/08/"), format!("{alb}2024/12/09/")]
+        );
+        for other in [
+            "logs/",
+            "",
+            "lb/AWSLogs/123/elasticloadbalancing/us-east-1/",
+            "x/AWSLogs/123456789012/elasticloadbalancing/us-east-1",
+        ] {
+            assert_eq!(
+                listing_prefixes(other, t(8, 12, 30), t(8, 12, 35)),
+                [other.to_string()],
+                "{other}"
+            );
         }
     }
 

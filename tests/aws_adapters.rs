@@ -271,3 +271,44 @@ async fn state_round_trip_and_lost_races_with_conditional_puts() {
         b"{\"v\":3}"
     );
 }
+
+#[tokio::test]
+async fn alb_logs_are_listed_by_the_windows_date_folders_only() {
+    use logscale::parse::Format;
+    let bucket = unique("alb");
+    seed(&["bucket", &bucket]);
+    let root = "AWSLogs/123456789012/elasticloadbalancing/us-east-1/";
+    let today = Utc::now().format("%Y/%m/%d").to_string();
+    let fresh = put_logs_in(
+        &bucket,
+        &format!("{root}{today}/node-a.log.gz"),
+        Format::Alb,
+        400,
+        0.05,
+        0.0,
+    )
+    .await;
+    // Uploaded now too, but filed under an old delivery date: not in the window's folders.
+    put_logs_in(
+        &bucket,
+        &format!("{root}2019/01/01/node-a.log.gz"),
+        Format::Alb,
+        300,
+        0.0,
+        0.0,
+    )
+    .await;
+
+    let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true));
+    let now = Utc::now() + Duration::seconds(5);
+    let source = Source {
+        bucket: &bucket,
+        prefix: root,
+        ignore: &[],
+    };
+    let window = (now - Duration::minutes(5), now);
+    let report = fetch_window(&store, source, window, &ParseOptions::default(), 2, None).await;
+    assert_eq!(report.objects_listed, 1, "{report:?}");
+    assert_eq!(report.summary.requests, fresh.lines);
+    assert_eq!(report.summary.errors, fresh.errors);
+}
