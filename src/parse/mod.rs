@@ -258,6 +258,8 @@ pub struct SummaryWriter {
     format: Option<Format>,
     /// The object's head, kept until the format is known (at most [`DETECT_BYTES`]).
     head: Vec<u8>,
+    /// Newlines in `head`, counted as it grows.
+    head_lines: usize,
     summary: LogSummary,
     /// The unfinished last line of the previous chunk.
     partial: Vec<u8>,
@@ -275,6 +277,7 @@ impl SummaryWriter {
             options,
             format,
             head: Vec::new(),
+            head_lines: 0,
             summary: LogSummary::default(),
             partial: Vec::new(),
             skipping_long_line: false,
@@ -362,8 +365,8 @@ impl Write for SummaryWriter {
         let room = DETECT_BYTES.saturating_sub(self.head.len());
         let (into_head, after) = buf.split_at(room.min(buf.len()));
         self.head.extend_from_slice(into_head);
-        let lines = memchr::memchr_iter(b'\n', &self.head).count();
-        if lines >= DETECT_LINES || self.head.len() >= DETECT_BYTES {
+        self.head_lines += memchr::memchr_iter(b'\n', into_head).count();
+        if self.head_lines >= DETECT_LINES || self.head.len() >= DETECT_BYTES {
             self.settle_format();
             self.split(after);
         }
