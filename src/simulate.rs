@@ -512,7 +512,10 @@ mod tests {
             ..Policy::default()
         };
         for name in ["diurnal", "spike", "flash-crowd", "ramp", "noisy-flat"] {
-            let path = format!("{}/traces/{name}.csv", env!("CARGO_MANIFEST_DIR"));
+            // At run time, so a test binary reused from a shared target dir reads this checkout.
+            let root = std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+            let path = format!("{root}/traces/{name}.csv");
             let trace = parse_trace(&std::fs::read_to_string(&path).unwrap()).unwrap();
             let o = simulate(&trace, &Model::default(), &original, "original");
             let d = simulate(&trace, &Model::default(), &Policy::default(), "default");

@@ -461,3 +461,67 @@ async fn a_lost_race_on_the_state_holds() {
     assert_eq!(call_count("SetDesiredCapacity", &s.group), 0);
     assert_eq!(group_state(&s.group)["desired"], 2);
 }
+
+/// Uploads healthy traffic whose latencies stay under `ceiling_ms` (p95 near 0.6 × ceiling).
+async fn put_fast_logs(bucket: &str, key: &str, ceiling_ms: f64) {
+    use std::io::Write;
+    let spec = logscale::loggen::LogGenSpec {
+        error_share: 0.0,
+        slow_share: 0.0,
+        slow_ms: ceiling_ms,
+        start: chrono::Utc::now().naive_utc(),
+        ..logscale::loggen::LogGenSpec::new(logscale::parse::Format::Original, 1500)
+    };
+    let mut body = Vec::new();
+    logscale::loggen::generate(&spec, &mut body).unwrap();
+    body.flush().unwrap();
+    logscale::aws::s3::client(&sdk_config().await, true)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The same story as above, but the history comes from the runs themselves, in real time:
+/// a one-minute log window and a 90-second stabilization window, so it takes about 100 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn stabilization_across_real_invocations() {
+    let s = Scenario::new("live", (1, 20, 4), Some(20.0), true);
+    let mut env = s.env();
+    env.push(("LOGSCALE_WINDOW_MINUTES", "1".into()));
+    env.push(("LOGSCALE_STABILIZATION_MINUTES", "1.5".into()));
+    let lambda = Lambda::start(&env);
+    let t0 = Instant::now();
+
+    // 1. Latency right at its target (p95 ≈ 600 ms) asks to keep 4, though CPU asks for 2.
+    put_fast_logs(&s.bucket, "logs/busy.log", 1000.0).await;
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(
+        (
+            r["decision"]["action"].as_str(),
+            r["decision"]["to"].as_u64()
+        ),
+        (Some("hold"), Some(4)),
+        "{r:#}"
+    );
+
+    // 2. A minute later the busy logs are out of the log window and latency is low: everything
+    //    says 2 or 3, but the busy run is still inside the 90-second stabilization window.
+    std::thread::sleep(Duration::from_secs(65).saturating_sub(t0.elapsed()));
+    put_fast_logs(&s.bucket, "logs/quiet-1.log", 100.0).await;
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "hold", "{r:#}");
+    assert!(rules(&r).contains(&"stabilized".to_string()), "{r:#}");
+    assert_eq!(group_state(&s.group)["desired"], 4);
+
+    // 3. Once the busy run has left the stabilization window, the drop is sustained.
+    std::thread::sleep(Duration::from_secs(100).saturating_sub(t0.elapsed()));
+    put_fast_logs(&s.bucket, "logs/quiet-2.log", 100.0).await;
+    let r = lambda.invoke("scheduled.json");
+    assert_eq!(r["decision"]["action"], "scale_down", "{r:#}");
+    assert_eq!(r["decision"]["to"], 3);
+    assert_eq!(group_state(&s.group)["desired"], 3);
+}

@@ -13,8 +13,12 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+/// The checkout the tests run in. Read at run time (cargo sets it for the test process), so a
+/// test binary reused from a shared target directory still finds this checkout's tools/.
 pub fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The Python venv that scripts/setup.sh made.
