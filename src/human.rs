@@ -57,8 +57,16 @@ pub fn render(r: &DecisionRecord) -> String {
     );
     let _ = writeln!(
         o,
-        "Logs: s3://{}/{} · {} objects in window, {} read · {:?}",
-        r.bucket, r.prefix, r.logs.objects_in_window, r.logs.objects_read, r.logs.condition
+        "Logs: s3://{}/{} · {} objects in window, {} read · {}",
+        r.bucket,
+        r.prefix,
+        r.logs.objects_in_window,
+        r.logs.objects_read,
+        // The record's own spelling (`complete`, `no_such_bucket`, ...).
+        serde_json::to_value(r.logs.condition)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
     );
     for p in &r.logs.problems {
         let _ = writeln!(o, "  ! {}: {}", p.key, p.problem);

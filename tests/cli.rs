@@ -116,6 +116,10 @@ fn run_uploads_with_loggen_then_decides_in_dry_run() {
     let out = logscale(&["run", "--dry-run"], &env);
     let human = text(&out.stdout);
     assert!(human.contains("METRICS SUMMARY"), "{human}");
+    assert!(
+        human.contains("1 objects in window, 1 read · complete"),
+        "{human}"
+    );
     assert!(human.contains("Total Requests:     1200"), "{human}");
     assert!(
         human.contains("Decision: SCALE UP 2 → 3 (dry run, not applied)"),
