@@ -464,7 +464,6 @@ async fn a_lost_race_on_the_state_holds() {
 
 /// Uploads healthy traffic whose latencies stay under `ceiling_ms` (p95 near 0.6 × ceiling).
 async fn put_fast_logs(bucket: &str, key: &str, ceiling_ms: f64) {
-    use std::io::Write;
     let spec = logscale::loggen::LogGenSpec {
         error_share: 0.0,
         slow_share: 0.0,
@@ -472,17 +471,7 @@ async fn put_fast_logs(bucket: &str, key: &str, ceiling_ms: f64) {
         start: chrono::Utc::now().naive_utc(),
         ..logscale::loggen::LogGenSpec::new(logscale::parse::Format::Original, 1500)
     };
-    let mut body = Vec::new();
-    logscale::loggen::generate(&spec, &mut body).unwrap();
-    body.flush().unwrap();
-    logscale::aws::s3::client(&sdk_config().await, true)
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body.into())
-        .send()
-        .await
-        .unwrap();
+    put_generated(bucket, key, &spec).await;
 }
 
 /// The same story as above, but the history comes from the runs themselves, in real time:

@@ -242,7 +242,6 @@ pub async fn put_logs_in(
     error_share: f64,
     slow_share: f64,
 ) -> logscale::loggen::LogGenStats {
-    use std::io::Write;
     let spec = logscale::loggen::LogGenSpec {
         error_share,
         slow_share,
@@ -250,8 +249,18 @@ pub async fn put_logs_in(
         seed: lines ^ key.len() as u64,
         ..logscale::loggen::LogGenSpec::new(format, lines)
     };
+    put_generated(bucket, key, &spec).await
+}
+
+/// Generates `spec` and uploads it to `bucket/key` (gzip when the key ends in .gz).
+pub async fn put_generated(
+    bucket: &str,
+    key: &str,
+    spec: &logscale::loggen::LogGenSpec,
+) -> logscale::loggen::LogGenStats {
+    use std::io::Write;
     let mut plain = Vec::new();
-    let stats = logscale::loggen::generate(&spec, &mut plain).unwrap();
+    let stats = logscale::loggen::generate(spec, &mut plain).unwrap();
     let body = if key.ends_with(".gz") {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(&plain).unwrap();
