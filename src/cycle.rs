@@ -295,15 +295,17 @@ where
         .unwrap_or_default();
     let (ec2, load, activity) = tokio::join!(
         async {
-            match ids.is_empty() {
-                true => Ok(Vec::new()),
-                false => svc.instances.describe(&ids).await,
+            if ids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                svc.instances.describe(&ids).await
             }
         },
         async {
-            match ids.is_empty() {
-                true => Ok(BTreeMap::new()),
-                false => svc.metrics.instance_load(&ids, start, end).await,
+            if ids.is_empty() {
+                Ok(BTreeMap::new())
+            } else {
+                svc.metrics.instance_load(&ids, start, end).await
             }
         },
         svc.groups.activity_in_progress(&cfg.group),

@@ -29,6 +29,21 @@ impl S3LogStore {
         }
     }
 
+    /// GetObject, with the SDK error turned into ours.
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, ServiceError> {
+        self.client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| service_error("GetObject", e))
+    }
+
     /// Asks for pages of at most `n` keys (S3's default and maximum is 1000); tests use a small
     /// page to exercise pagination.
     pub fn with_page_size(mut self, n: i32) -> Self {
@@ -66,14 +81,7 @@ impl LogStore for S3LogStore {
     }
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectBody, ServiceError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| service_error("GetObject", e))?;
+        let out = self.get(bucket, key).await?;
         let content_encoding = out.content_encoding().map(str::to_string);
         let chunks = futures::stream::unfold(out.body, |mut body| async move {
             let next = body.next().await?;
@@ -95,19 +103,10 @@ impl LogStore for S3LogStore {
 
 impl StateStore for S3LogStore {
     async fn load(&self, bucket: &str, key: &str) -> Result<Option<StoredState>, ServiceError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let out = match self.get(bucket, key).await {
             Ok(out) => out,
-            Err(e) => {
-                let e = service_error("GetObject", e);
-                return if e.is("NoSuchKey") { Ok(None) } else { Err(e) };
-            }
+            Err(e) if e.is("NoSuchKey") => return Ok(None),
+            Err(e) => return Err(e),
         };
         let etag = out.e_tag().map(str::to_string);
         let bytes = out

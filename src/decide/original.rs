@@ -14,11 +14,11 @@ pub fn decide(
     policy: &Policy,
     signals: &Signals,
     capacity: Capacity,
-    conditions: Conditions,
+    // One step at a time needs neither the warm-up conditions nor the clock.
+    _conditions: Conditions,
     state: &State,
-    now: DateTime<Utc>,
+    _now: DateTime<Utc>,
 ) -> (Decision, State) {
-    let _ = (conditions, now);
     let mut state = state.clone();
     let no_signal = signals.cpu_percent.is_none() && signals.error_rate.is_none();
     state.no_signal_runs = if no_signal {
