@@ -19,16 +19,16 @@ demo: setup
 
 ## Every test: formatting, clippy, the template linters, unit, integration and end-to-end.
 test: setup lint
-	cargo test --all-targets --no-fail-fast
-	cargo test --doc
+	cargo test --workspace --all-targets --no-fail-fast
+	cargo test --workspace --doc
 
-## The fast loop: the library's unit tests only.
+## The fast loop: the unit tests of both crates (the pipeline and crates/logs) only.
 unit:
-	cargo test --lib
+	cargo test --workspace --lib
 
 lint: setup
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 	$(LINT_ENV) $(LOGSCALE_VENV)/bin/cfn-lint template.yaml
 	$(LINT_ENV) $(LOGSCALE_SAM_VENV)/bin/sam validate --lint
 
@@ -53,7 +53,7 @@ simulate:
 bench:
 	cargo build --release --bin logscale
 	python3 scripts/bench.py $(BENCH_ARGS)
-	cargo bench --bench parse
+	cargo bench -p logscale-logs --bench parse
 
 ## Each parser under libFuzzer (cargo-fuzz on the stable toolchain via RUSTC_BOOTSTRAP).
 FUZZ_RUNS ?= 2000000

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::decide::{Action, Decision};
+use crate::decide::{Action, Decision, Rule};
 use crate::ports::{ScalingGroups, ServiceError};
 
 /// The decision as carried out.
@@ -27,7 +27,7 @@ pub async fn apply<G: ScalingGroups>(
     dry_run: bool,
     honor_cooldown: bool,
 ) -> Outcome {
-    if decision.action == Action::Hold || decision.to == decision.from {
+    if decision.action() == Action::Hold || decision.to == decision.from {
         return Outcome {
             decision,
             applied: false,
@@ -38,7 +38,7 @@ pub async fn apply<G: ScalingGroups>(
         let to = decision.to;
         let mut decision = decision;
         decision.reasons.push(crate::decide::Reason {
-            rule: "dry_run",
+            rule: Rule::DryRun,
             detail: format!("dry run: would set desired capacity to {to}; no call made"),
         });
         return Outcome {
@@ -56,19 +56,19 @@ pub async fn apply<G: ScalingGroups>(
         Err(e) => {
             let (rule, detail) = if e.is("ScalingActivityInProgress") {
                 (
-                    "activity_in_progress",
+                    Rule::ActivityInProgress,
                     format!("AWS refused the change while a scaling activity or cooldown is in progress ({}); holding", e.message),
                 )
             } else if e.is("ResourceContention") {
                 (
-                    "resource_contention",
+                    Rule::ResourceContention,
                     format!(
                         "AWS reported contention on the group ({}); holding",
                         e.message
                     ),
                 )
             } else {
-                ("set_capacity_failed", format!("{e}; holding"))
+                (Rule::SetCapacityFailed, format!("{e}; holding"))
             };
             Outcome {
                 decision: decision.into_hold(rule, detail),
@@ -107,7 +107,6 @@ mod tests {
 
     fn up() -> Decision {
         Decision {
-            action: Action::ScaleUp,
             from: 2,
             to: 3,
             reasons: vec![],
@@ -131,7 +130,7 @@ mod tests {
         let o = apply(&r, "web", up(), true, true).await;
         assert!(!o.applied);
         assert_eq!(o.decision.to, 3, "a dry run still reports what it would do");
-        let o = apply(&r, "web", Decision::hold(2, "steady", "x"), false, true).await;
+        let o = apply(&r, "web", Decision::hold(2, Rule::Steady, "x"), false, true).await;
         assert!(!o.applied);
         assert!(r.calls.lock().unwrap().is_empty());
     }
@@ -149,7 +148,7 @@ mod tests {
             };
             let o = apply(&r, "web", up(), false, true).await;
             assert!(!o.applied, "{code}");
-            assert_eq!(o.decision.action, Action::Hold, "{code}");
+            assert_eq!(o.decision.action(), Action::Hold, "{code}");
             assert_eq!(o.decision.to, 2, "{code}");
             assert!(o.error.unwrap().is(code));
         }

@@ -53,15 +53,15 @@ impl Analysis {
     }
 }
 
-/// One input being read: the sink is made at the first chunk, when gzip can be recognized.
-struct Reading<'o> {
+/// One input being read. Its sink recognizes gzip by the first two bytes, so a renamed file or
+/// gzip on stdin works.
+struct Reading {
     report: InputReport,
-    sink: Option<ObjectSink>,
-    options: &'o ParseOptions,
+    sink: ObjectSink,
 }
 
-impl<'o> Reading<'o> {
-    fn new(name: &str, options: &'o ParseOptions) -> Self {
+impl Reading {
+    fn new(name: &str, options: &ParseOptions) -> Self {
         Reading {
             report: InputReport {
                 name: name.to_string(),
@@ -71,43 +71,28 @@ impl<'o> Reading<'o> {
                 requests: 0,
                 problem: None,
             },
-            sink: None,
-            options,
+            sink: ObjectSink::new(Encoding::Auto, options.clone()),
         }
     }
 
     /// Feeds one chunk; false once the input is known to be corrupt.
     fn feed(&mut self, chunk: &[u8]) -> bool {
         self.report.bytes_read += chunk.len() as u64;
-        let report = &mut self.report;
-        let options = self.options;
-        let sink = self.sink.get_or_insert_with(|| {
-            // Gzip is recognized by its magic bytes, so a renamed file or gzip on stdin works.
-            report.gzip = chunk.starts_with(&[0x1f, 0x8b]);
-            let encoding = if report.gzip {
-                Encoding::Gzip
-            } else {
-                Encoding::Plain
-            };
-            ObjectSink::new(encoding, options.clone())
-        });
-        match sink.feed(chunk) {
+        let fed = self.sink.feed(chunk);
+        self.report.gzip = self.sink.encoding() == Encoding::Gzip;
+        match fed {
             Ok(()) => true,
             Err(e) => {
-                report.problem = Some(format!("corrupt gzip data: {e}"));
+                self.report.problem = Some(e.to_string());
                 false
             }
         }
     }
 
     fn finish(mut self) -> (InputReport, LogSummary) {
-        let options = self.options;
-        let sink = self
-            .sink
-            .unwrap_or_else(|| ObjectSink::new(Encoding::Plain, options.clone()));
-        let (summary, format, finish_error) = sink.finish();
+        let (summary, format, finish_error) = self.sink.finish();
         if self.report.problem.is_none() {
-            self.report.problem = finish_error.map(|e| format!("gzip stream ends early: {e}"));
+            self.report.problem = finish_error.map(|e| e.to_string());
         }
         self.report.format = Some(format);
         self.report.requests = summary.requests;
@@ -206,7 +191,7 @@ fn analyze_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loggen::{generate, LogGenSpec};
+    use crate::sample_logs::{generate, LogGenSpec};
 
     #[test]
     fn files_in_several_formats_merge_and_report_each() {

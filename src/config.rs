@@ -2,15 +2,17 @@
 //!
 //! The SAM template turns each Parameter into one `LOGSCALE_*` variable; the CLI reads the same
 //! variables. Everything is parsed and checked here, once, so the rest of the crate works with
-//! typed values. Every error names the variable and the value it rejected.
+//! typed values. Every error names the variable and the value it rejected. Each variable's
+//! default and limits come from its entry in [`crate::settings`].
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::decide::{Policy, PolicyKind};
+use crate::decide::{Policy, PolicyKind, Thresholds};
 use crate::parse::{ErrorRule, FormatChoice, JsonMapping, ParseOptions, TimeUnit};
+use crate::settings::{self, Allowed, Fallback, Setting};
 
 /// A setting that could not be used. The message names the variable and the offending value.
 #[derive(Debug, Error, PartialEq)]
@@ -23,33 +25,6 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
-}
-
-/// The thresholds of the original tool's policy (percentages are 0–100).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Thresholds {
-    /// Scale out when the group's average CPU is above this.
-    pub cpu_high: f64,
-    /// Scale in only when the group's average CPU is below this (and the logs are healthy).
-    pub cpu_low: f64,
-    /// Scale out when more than this share of requests are errors.
-    pub error_rate: f64,
-    /// Scale out when more than this share of requests are slow.
-    pub slow_rate: f64,
-    /// A request is slow when its response time is over this many milliseconds.
-    pub slow_ms: f64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            cpu_high: 70.0,
-            cpu_low: 20.0,
-            error_rate: 5.0,
-            slow_rate: 10.0,
-            slow_ms: 1000.0,
-        }
-    }
 }
 
 /// Everything one cycle needs to know, validated.
@@ -80,52 +55,10 @@ pub struct Config {
     pub reserve: Duration,
     /// How log lines are read: format, error rule, units, JSON keys (and the slow threshold).
     pub parse: ParseOptions,
+    /// Path-style S3 addressing when set; `None` leaves it to the endpoint (see
+    /// `aws::services_from_env`).
+    pub s3_path_style: Option<bool>,
 }
-
-/// The variables [`Config::from_lookup`] reads, with their defaults, for help texts and docs.
-pub const VARIABLES: &[(&str, &str)] = &[
-    ("LOGSCALE_BUCKET", "(required)"),
-    ("LOGSCALE_PREFIX", "\"\""),
-    ("LOGSCALE_GROUP", "(required)"),
-    ("LOGSCALE_WINDOW_MINUTES", "5"),
-    ("LOGSCALE_METRICS_MINUTES", "10"),
-    ("LOGSCALE_CPU_HIGH", "70"),
-    ("LOGSCALE_CPU_LOW", "20"),
-    ("LOGSCALE_ERROR_RATE", "5"),
-    ("LOGSCALE_SLOW_RATE", "10"),
-    ("LOGSCALE_SLOW_MS", "1000"),
-    ("LOGSCALE_DRY_RUN", "false"),
-    ("LOGSCALE_HONOR_COOLDOWN", "true"),
-    ("LOGSCALE_FETCH_CONCURRENCY", "8"),
-    ("LOGSCALE_RESERVE_SECONDS", "15"),
-    ("LOGSCALE_POLICY", "default"),
-    ("LOGSCALE_TARGET_CPU", "65"),
-    ("LOGSCALE_TARGET_MEMORY", "75"),
-    ("LOGSCALE_TARGET_LATENCY_MS", "600"),
-    ("LOGSCALE_LATENCY_PERCENTILE", "95"),
-    ("LOGSCALE_TOLERANCE_UP", "0.1"),
-    ("LOGSCALE_TOLERANCE_DOWN", "0.1"),
-    ("LOGSCALE_MAX_UP_PERCENT", "200"),
-    ("LOGSCALE_MAX_UP_STEP", "4"),
-    ("LOGSCALE_MAX_DOWN_PERCENT", "20"),
-    ("LOGSCALE_MAX_DOWN_STEP", "1"),
-    ("LOGSCALE_STABILIZATION_MINUTES", "15"),
-    ("LOGSCALE_FAILSAFE_RUNS", "0"),
-    ("LOGSCALE_FAILSAFE_STEP", "1"),
-    ("LOGSCALE_WARMUP_SECONDS", "300"),
-    ("LOGSCALE_PAUSED", "false"),
-    ("LOGSCALE_STATE_KEY", "logscale-state/<group>.json"),
-    ("LOGSCALE_FORMAT", "auto"),
-    ("LOGSCALE_ERRORS", "auto"),
-    ("LOGSCALE_REQUEST_TIME_UNIT", "(guess)"),
-    ("LOGSCALE_JSON_STATUS_KEY", "status"),
-    (
-        "LOGSCALE_JSON_LATENCY_KEYS",
-        "duration_ms,latency_ms,response_time_ms,latency,duration",
-    ),
-    ("LOGSCALE_JSON_LATENCY_UNIT", "ms"),
-    ("LOGSCALE_JSON_LEVEL_KEY", "level"),
-];
 
 impl Config {
     /// Reads the process environment.
@@ -137,40 +70,26 @@ impl Config {
     /// Reads settings through `lookup` (the environment in production, a map in tests).
     /// An empty value counts as unset, so a blank template Parameter means "use the default".
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |var: &str| {
-            lookup(var)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = trimmed(lookup);
 
-        let bucket = get("LOGSCALE_BUCKET").ok_or(ConfigError::Missing {
-            var: "LOGSCALE_BUCKET",
-        })?;
+        let bucket = text(&get, &settings::BUCKET)?;
         validate_bucket(&bucket)?;
-        let group = get("LOGSCALE_GROUP").ok_or(ConfigError::Missing {
-            var: "LOGSCALE_GROUP",
-        })?;
-        if group.len() > 255 {
-            return Err(invalid(
-                "LOGSCALE_GROUP",
-                &group,
-                "longer than 255 characters",
-            ));
-        }
-        let prefix = get("LOGSCALE_PREFIX").unwrap_or_default();
+        let group = text(&get, &settings::GROUP)?;
+        let prefix = text(&get, &settings::PREFIX)?;
 
-        let window_minutes = number(&get, "LOGSCALE_WINDOW_MINUTES", 5.0, 1.0, 1440.0)?;
-        let metrics_minutes = number(&get, "LOGSCALE_METRICS_MINUTES", 10.0, 1.0, 1440.0)?;
+        let window_minutes = number(&get, &settings::WINDOW_MINUTES)?;
+        let metrics_minutes = number(&get, &settings::METRICS_MINUTES)?;
         let thresholds = Thresholds {
-            cpu_high: number(&get, "LOGSCALE_CPU_HIGH", 70.0, 0.0, 100.0)?,
-            cpu_low: number(&get, "LOGSCALE_CPU_LOW", 20.0, 0.0, 100.0)?,
-            error_rate: number(&get, "LOGSCALE_ERROR_RATE", 5.0, 0.0, 100.0)?,
-            slow_rate: number(&get, "LOGSCALE_SLOW_RATE", 10.0, 0.0, 100.0)?,
-            slow_ms: number(&get, "LOGSCALE_SLOW_MS", 1000.0, 1.0, 3_600_000.0)?,
+            cpu_high: number(&get, &settings::CPU_HIGH)?,
+            cpu_low: number(&get, &settings::CPU_LOW)?,
+            error_rate: number(&get, &settings::ERROR_RATE)?,
+            slow_rate: number(&get, &settings::SLOW_RATE)?,
+            slow_ms: number(&get, &settings::SLOW_MS)?,
         };
+        // The one rule between two settings; the template cannot express it (see CpuLow).
         if thresholds.cpu_low >= thresholds.cpu_high {
             return Err(invalid(
-                "LOGSCALE_CPU_LOW",
+                settings::CPU_LOW.variable,
                 &thresholds.cpu_low.to_string(),
                 &format!(
                     "must be below LOGSCALE_CPU_HIGH ({}), or the group would flap",
@@ -178,19 +97,12 @@ impl Config {
                 ),
             ));
         }
-        let fetch_concurrency = number(&get, "LOGSCALE_FETCH_CONCURRENCY", 8.0, 1.0, 64.0)?;
-        if fetch_concurrency.fract() != 0.0 {
-            return Err(invalid(
-                "LOGSCALE_FETCH_CONCURRENCY",
-                &fetch_concurrency.to_string(),
-                "must be a whole number",
-            ));
-        }
-        let reserve = number(&get, "LOGSCALE_RESERVE_SECONDS", 15.0, 0.0, 600.0)?;
+        let fetch_concurrency = count(&get, &settings::FETCH_CONCURRENCY)?;
+        let reserve = number(&get, &settings::RESERVE_SECONDS)?;
         let parse = parse_options(&get, thresholds.slow_ms)?;
         let policy = policy(&get, thresholds)?;
-        let state_key =
-            get("LOGSCALE_STATE_KEY").unwrap_or_else(|| format!("logscale-state/{group}.json"));
+        let state_key = optional_text(&get, &settings::STATE_KEY)?
+            .unwrap_or_else(|| format!("logscale-state/{group}.json"));
 
         Ok(Config {
             bucket,
@@ -200,12 +112,34 @@ impl Config {
             metrics_window: Duration::from_secs_f64(metrics_minutes * 60.0),
             policy,
             state_key,
-            dry_run: boolean(&get, "LOGSCALE_DRY_RUN", false)?,
-            honor_cooldown: boolean(&get, "LOGSCALE_HONOR_COOLDOWN", true)?,
+            dry_run: boolean(&get, &settings::DRY_RUN)?,
+            honor_cooldown: boolean(&get, &settings::HONOR_COOLDOWN)?,
             fetch_concurrency: fetch_concurrency as usize,
             reserve: Duration::from_secs_f64(reserve),
             parse,
+            s3_path_style: optional_boolean(&get, &settings::S3_PATH_STYLE)?,
         })
+    }
+}
+
+/// The log-reading settings alone (slow threshold, format, error rule, units, JSON keys), for
+/// `logscale analyze`, which reads local files and needs no bucket or group.
+pub fn log_settings(lookup: impl Fn(&str) -> Option<String>) -> Result<ParseOptions, ConfigError> {
+    let get = trimmed(lookup);
+    parse_options(&get, number(&get, &settings::SLOW_MS)?)
+}
+
+/// `LOGSCALE_S3_PATH_STYLE` alone, for S3 clients built outside a cycle (`logscale loggen --s3`).
+pub fn s3_path_style(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<bool>, ConfigError> {
+    optional_boolean(&trimmed(lookup), &settings::S3_PATH_STYLE)
+}
+
+/// `lookup` with values trimmed and an empty value counted as unset.
+fn trimmed(lookup: impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> {
+    move |var: &str| {
+        lookup(var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -214,132 +148,153 @@ fn policy(
     get: &impl Fn(&str) -> Option<String>,
     thresholds: Thresholds,
 ) -> Result<Policy, ConfigError> {
-    let d = Policy::default();
-    let kind = match get("LOGSCALE_POLICY")
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("default") => PolicyKind::Default,
-        Some("original") => PolicyKind::Original,
-        Some(_) => {
-            let raw = get("LOGSCALE_POLICY").unwrap_or_default();
-            return Err(invalid(
-                "LOGSCALE_POLICY",
-                &raw,
-                "expected default or original",
-            ));
-        }
+    let kind = match choice(get, &settings::POLICY)? {
+        "original" => PolicyKind::Original,
+        _ => PolicyKind::Default,
     };
-    let whole = |var: &'static str, default: u32, max: f64| -> Result<u32, ConfigError> {
-        let v = number(get, var, f64::from(default), 0.0, max)?;
-        if v.fract() != 0.0 {
-            return Err(invalid(var, &v.to_string(), "must be a whole number"));
-        }
-        Ok(v as u32)
-    };
-    let percentile = whole("LOGSCALE_LATENCY_PERCENTILE", 95, 100.0)?;
-    if ![50, 90, 95, 99].contains(&percentile) {
-        return Err(invalid(
-            "LOGSCALE_LATENCY_PERCENTILE",
-            &percentile.to_string(),
-            "expected 50, 90, 95 or 99",
-        ));
-    }
     Ok(Policy {
         kind,
         thresholds,
-        target_cpu: number(get, "LOGSCALE_TARGET_CPU", d.target_cpu, 1.0, 100.0)?,
-        target_memory: number(get, "LOGSCALE_TARGET_MEMORY", d.target_memory, 1.0, 100.0)?,
-        target_latency_ms: number(
-            get,
-            "LOGSCALE_TARGET_LATENCY_MS",
-            d.target_latency_ms,
-            1.0,
-            3_600_000.0,
-        )?,
-        latency_percentile: percentile as u8,
-        tolerance_up: number(get, "LOGSCALE_TOLERANCE_UP", d.tolerance_up, 0.0, 1.0)?,
-        tolerance_down: number(get, "LOGSCALE_TOLERANCE_DOWN", d.tolerance_down, 0.0, 1.0)?,
-        max_up_percent: number(
-            get,
-            "LOGSCALE_MAX_UP_PERCENT",
-            d.max_up_percent,
-            0.0,
-            1000.0,
-        )?,
-        max_up_step: whole("LOGSCALE_MAX_UP_STEP", d.max_up_step, 10_000.0)?,
-        max_down_percent: number(
-            get,
-            "LOGSCALE_MAX_DOWN_PERCENT",
-            d.max_down_percent,
-            0.0,
-            100.0,
-        )?,
-        max_down_step: whole("LOGSCALE_MAX_DOWN_STEP", d.max_down_step, 10_000.0)?,
+        target_cpu: number(get, &settings::TARGET_CPU)?,
+        target_memory: number(get, &settings::TARGET_MEMORY)?,
+        target_latency_ms: number(get, &settings::TARGET_LATENCY_MS)?,
+        latency_percentile: numeric_choice(get, &settings::LATENCY_PERCENTILE)? as u8,
+        tolerance_up: number(get, &settings::TOLERANCE_UP)?,
+        tolerance_down: number(get, &settings::TOLERANCE_DOWN)?,
+        max_up_percent: number(get, &settings::MAX_UP_PERCENT)?,
+        max_up_step: count(get, &settings::MAX_UP_STEP)?,
+        max_down_percent: number(get, &settings::MAX_DOWN_PERCENT)?,
+        max_down_step: count(get, &settings::MAX_DOWN_STEP)?,
         stabilization: Duration::from_secs_f64(
-            60.0 * number(get, "LOGSCALE_STABILIZATION_MINUTES", 15.0, 0.0, 1440.0)?,
+            60.0 * number(get, &settings::STABILIZATION_MINUTES)?,
         ),
-        failsafe_runs: whole("LOGSCALE_FAILSAFE_RUNS", d.failsafe_runs, 10_000.0)?,
-        failsafe_step: whole("LOGSCALE_FAILSAFE_STEP", d.failsafe_step, 10_000.0)?,
-        warmup: Duration::from_secs_f64(number(
-            get,
-            "LOGSCALE_WARMUP_SECONDS",
-            300.0,
-            0.0,
-            86_400.0,
-        )?),
-        paused: boolean(get, "LOGSCALE_PAUSED", false)?,
+        failsafe_runs: count(get, &settings::FAILSAFE_RUNS)?,
+        failsafe_step: count(get, &settings::FAILSAFE_STEP)?,
+        warmup: Duration::from_secs_f64(number(get, &settings::WARMUP_SECONDS)?),
+        paused: boolean(get, &settings::PAUSED)?,
     })
 }
 
-/// The log-reading settings; shared with `logscale analyze`, which takes the same variables.
-pub fn parse_options(
+/// The log-reading settings, with the slow threshold already read.
+fn parse_options(
     get: &impl Fn(&str) -> Option<String>,
     slow_ms: f64,
 ) -> Result<ParseOptions, ConfigError> {
-    let defaults = JsonMapping::default();
     let json = JsonMapping {
-        status: get("LOGSCALE_JSON_STATUS_KEY").unwrap_or(defaults.status),
-        latency: match get("LOGSCALE_JSON_LATENCY_KEYS") {
-            None => defaults.latency,
-            Some(raw) => {
-                let keys: Vec<String> = raw
-                    .split(',')
-                    .map(|k| k.trim().to_string())
-                    .filter(|k| !k.is_empty())
-                    .collect();
-                if keys.is_empty() {
-                    return Err(invalid(
-                        "LOGSCALE_JSON_LATENCY_KEYS",
-                        &raw,
-                        "expected one or more keys separated by commas",
-                    ));
-                }
-                keys
-            }
-        },
-        latency_unit: parsed(get, "LOGSCALE_JSON_LATENCY_UNIT")?.unwrap_or(TimeUnit::Millis),
-        level: get("LOGSCALE_JSON_LEVEL_KEY").unwrap_or(defaults.level),
+        status: text(get, &settings::JSON_STATUS_KEY)?,
+        latency: list(get, &settings::JSON_LATENCY_KEYS)?,
+        latency_unit: parsed::<TimeUnit>(get, &settings::JSON_LATENCY_UNIT)?,
+        level: text(get, &settings::JSON_LEVEL_KEY)?,
     };
     Ok(ParseOptions {
         slow_ms,
-        format: parsed::<FormatChoice>(get, "LOGSCALE_FORMAT")?.unwrap_or_default(),
-        errors: parsed::<ErrorRule>(get, "LOGSCALE_ERRORS")?.unwrap_or_default(),
-        request_time_unit: parsed(get, "LOGSCALE_REQUEST_TIME_UNIT")?,
+        format: parsed::<FormatChoice>(get, &settings::FORMAT)?,
+        errors: parsed::<ErrorRule>(get, &settings::ERRORS)?,
+        request_time_unit: optional_parsed(get, &settings::REQUEST_TIME_UNIT)?,
         json,
     })
 }
 
-/// A variable read with the type's `FromStr`, whose message becomes the error's reason.
+/// The value to use: the variable's, else the table's default; `None` when the setting is
+/// derived by the caller. A required setting that is unset is an error.
+fn value_of(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(raw) = get(setting.variable) {
+        return Ok(Some(raw));
+    }
+    match setting.default {
+        Fallback::Required => Err(ConfigError::Missing {
+            var: setting.variable,
+        }),
+        Fallback::Value(v) | Fallback::TemplateDiffers { unset: v, .. } => Ok(Some(v.to_string())),
+        Fallback::Derived(_) => Ok(None),
+    }
+}
+
+/// A setting whose table entry gives a value when unset. Every entry is read on every start
+/// (the config tests start from defaults), so a helper called on an entry of the wrong kind
+/// fails those tests rather than a deployment.
+fn value_or_default(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<String, ConfigError> {
+    Ok(value_of(get, setting)?
+        .unwrap_or_else(|| panic!("{} has no default in the settings table", setting.variable)))
+}
+
+/// A text setting, checked against its length limit.
+fn text(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<String, ConfigError> {
+    let value = value_or_default(get, setting)?;
+    within_length(setting, &value)?;
+    Ok(value)
+}
+
+/// A text setting that is derived when unset.
+fn optional_text(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<Option<String>, ConfigError> {
+    let value = value_of(get, setting)?;
+    if let Some(v) = &value {
+        within_length(setting, v)?;
+    }
+    Ok(value)
+}
+
+fn within_length(setting: &Setting, value: &str) -> Result<(), ConfigError> {
+    match setting.allowed {
+        Allowed::Text { max_len: Some(max) } if value.len() > max => Err(invalid(
+            setting.variable,
+            value,
+            &format!("longer than {max} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A list of names separated by commas; blanks between commas are dropped, but one is needed.
+fn list(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<Vec<String>, ConfigError> {
+    let raw = value_or_default(get, setting)?;
+    let names: Vec<String> = raw
+        .split(',')
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err(invalid(
+            setting.variable,
+            &raw,
+            "expected one or more keys separated by commas",
+        ));
+    }
+    Ok(names)
+}
+
+/// A variable read with the type's `FromStr`, whose message becomes the error's reason (the
+/// types also take a few spellings the table does not list, such as `millis`).
 fn parsed<T: std::str::FromStr<Err = String>>(
     get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
+    setting: &Setting,
+) -> Result<T, ConfigError> {
+    let raw = value_or_default(get, setting)?;
+    raw.parse::<T>()
+        .map_err(|reason| invalid(setting.variable, &raw, &reason))
+}
+
+/// [`parsed`] for a setting that is derived when unset.
+fn optional_parsed<T: std::str::FromStr<Err = String>>(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
 ) -> Result<Option<T>, ConfigError> {
-    get(var)
+    value_of(get, setting)?
         .map(|raw| {
             raw.parse::<T>()
-                .map_err(|reason| invalid(var, &raw, &reason))
+                .map_err(|reason| invalid(setting.variable, &raw, &reason))
         })
         .transpose()
 }
@@ -352,16 +307,13 @@ fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-fn number(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: f64,
-    min: f64,
-    max: f64,
-) -> Result<f64, ConfigError> {
-    let Some(raw) = get(var) else {
-        return Ok(default);
+/// A number within the entry's range (and whole, when the entry says so).
+fn number(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<f64, ConfigError> {
+    let Allowed::Number { min, max, whole } = setting.allowed else {
+        panic!("{} is not a number in the settings table", setting.variable);
     };
+    let var = setting.variable;
+    let raw = value_or_default(get, setting)?;
     let value: f64 = raw
         .parse()
         .map_err(|_| invalid(var, &raw, "expected a number"))?;
@@ -372,18 +324,73 @@ fn number(
             &format!("expected a number from {min} to {max}"),
         ));
     }
+    if whole && value.fract() != 0.0 {
+        return Err(invalid(var, &value.to_string(), "must be a whole number"));
+    }
     Ok(value)
 }
 
-fn boolean(
+/// A whole number setting (its range keeps it within `u32`).
+fn count(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<u32, ConfigError> {
+    Ok(number(get, setting)? as u32)
+}
+
+/// One of the entry's words, any case, as the table spells it.
+fn choice(
     get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(raw) => parse_bool(&raw).ok_or_else(|| invalid(var, &raw, "expected true or false")),
-    }
+    setting: &Setting,
+) -> Result<&'static str, ConfigError> {
+    let Allowed::OneOf(choices) = setting.allowed else {
+        panic!("{} is not a choice in the settings table", setting.variable);
+    };
+    let raw = value_or_default(get, setting)?;
+    choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(&raw))
+        .copied()
+        .ok_or_else(|| invalid(setting.variable, &raw, &expected_one_of(choices)))
+}
+
+/// One of the entry's numbers, compared by value (so `95.0` is `95`).
+fn numeric_choice(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<f64, ConfigError> {
+    let Allowed::OneOf(choices) = setting.allowed else {
+        panic!("{} is not a choice in the settings table", setting.variable);
+    };
+    let raw = value_or_default(get, setting)?;
+    let value: f64 = raw
+        .parse()
+        .map_err(|_| invalid(setting.variable, &raw, "expected a number"))?;
+    choices
+        .iter()
+        .any(|c| c.parse::<f64>() == Ok(value))
+        .then_some(value)
+        .ok_or_else(|| invalid(setting.variable, &raw, &expected_one_of(choices)))
+}
+
+fn expected_one_of(choices: &[&str]) -> String {
+    let choices: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+    format!("expected {}", settings::one_of(&choices))
+}
+
+fn boolean(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<bool, ConfigError> {
+    let raw = value_or_default(get, setting)?;
+    parse_bool(&raw).ok_or_else(|| invalid(setting.variable, &raw, "expected true or false"))
+}
+
+/// A boolean that is derived when unset.
+fn optional_boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<Option<bool>, ConfigError> {
+    value_of(get, setting)?
+        .map(|raw| {
+            parse_bool(&raw)
+                .ok_or_else(|| invalid(setting.variable, &raw, "expected true or false"))
+        })
+        .transpose()
 }
 
 /// `true/false`, `yes/no`, `1/0`, `on/off`, any case.
@@ -564,6 +571,94 @@ mod tests {
             let msg = config(&pairs).unwrap_err().to_string();
             assert!(msg.starts_with(&format!("{var}=")), "{msg}");
         }
+    }
+
+    #[test]
+    fn log_defaults_are_the_parsers_defaults() {
+        let p = config(&BASE).unwrap().parse;
+        assert_eq!(p.json, JsonMapping::default());
+        assert_eq!(p.format, FormatChoice::default());
+        assert_eq!(p.errors, ErrorRule::default());
+        assert_eq!(p.request_time_unit, None);
+    }
+
+    #[test]
+    fn the_tables_choices_are_what_the_parser_takes() {
+        for (setting, parses) in [
+            (
+                &settings::FORMAT,
+                (|c: &str| c.parse::<FormatChoice>().is_ok()) as fn(&str) -> bool,
+            ),
+            (&settings::ERRORS, |c| c.parse::<ErrorRule>().is_ok()),
+            (&settings::REQUEST_TIME_UNIT, |c| {
+                c.parse::<TimeUnit>().is_ok()
+            }),
+            (&settings::JSON_LATENCY_UNIT, |c| {
+                c.parse::<TimeUnit>().is_ok()
+            }),
+        ] {
+            let Allowed::OneOf(choices) = setting.allowed else {
+                panic!("{} lists no choices", setting.variable);
+            };
+            for c in choices {
+                assert!(parses(c), "{}: {c}", setting.variable);
+            }
+        }
+    }
+
+    #[test]
+    fn s3_path_style_is_a_setting() {
+        assert_eq!(config(&BASE).unwrap().s3_path_style, None);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_S3_PATH_STYLE", "on"));
+        assert_eq!(config(&pairs).unwrap().s3_path_style, Some(true));
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_S3_PATH_STYLE", "sometimes"));
+        assert_eq!(
+            config(&pairs).unwrap_err().to_string(),
+            "LOGSCALE_S3_PATH_STYLE=\"sometimes\" is not valid: expected true or false"
+        );
+        let lookup = |k: &str| (k == "LOGSCALE_S3_PATH_STYLE").then(|| "false".to_string());
+        assert_eq!(s3_path_style(lookup), Ok(Some(false)));
+    }
+
+    #[test]
+    fn log_settings_read_like_the_cycle() {
+        let lookup = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |k: &str| map.get(k).cloned()
+        };
+        assert_eq!(log_settings(lookup(&[])), Ok(config(&BASE).unwrap().parse));
+        let p = log_settings(lookup(&[
+            ("LOGSCALE_SLOW_MS", " 250 "),
+            ("LOGSCALE_ERRORS", "status"),
+        ]))
+        .unwrap();
+        assert_eq!((p.slow_ms, p.errors), (250.0, ErrorRule::Status));
+        // The same limits as the Lambda: no zero, nothing past an hour.
+        for bad in ["0", "3600001", "soon"] {
+            let err = log_settings(lookup(&[("LOGSCALE_SLOW_MS", bad)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with("LOGSCALE_SLOW_MS="),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn latency_percentile_is_one_of_four() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_LATENCY_PERCENTILE", "99.0"));
+        assert_eq!(config(&pairs).unwrap().policy.latency_percentile, 99);
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_LATENCY_PERCENTILE", "97"));
+        assert_eq!(
+            config(&pairs).unwrap_err().to_string(),
+            "LOGSCALE_LATENCY_PERCENTILE=\"97\" is not valid: expected 50, 90, 95 or 99"
+        );
     }
 
     #[test]

@@ -238,14 +238,15 @@ async fn read_object<L: LogStore>(
         Ok(body) => body,
         Err(e) => return ObjectRead::failed(e.to_string()),
     };
-    let encoding = Encoding::detect(&object.key, body.content_encoding.as_deref());
-    let mut sink = ObjectSink::new(encoding, options);
+    // The body's first bytes say whether it is gzip; neither the key's suffix nor the
+    // object's Content-Encoding is trusted to.
+    let mut sink = ObjectSink::new(Encoding::Auto, options);
     let mut problem = None;
     while let Some(chunk) = body.chunks.next().await {
         match chunk {
             Ok(bytes) => {
                 if let Err(e) = sink.feed(&bytes) {
-                    problem = Some(format!("corrupt gzip data: {e}"));
+                    problem = Some(e.to_string());
                     break;
                 }
             }
@@ -257,7 +258,7 @@ async fn read_object<L: LogStore>(
     }
     let (summary, format, finish_error) = sink.finish();
     if problem.is_none() {
-        problem = finish_error.map(|e| format!("gzip stream ends early: {e}"));
+        problem = finish_error.map(|e| e.to_string());
     }
     ObjectRead {
         parsed: Some((summary, format)),

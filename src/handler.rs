@@ -10,7 +10,8 @@ use thiserror::Error;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::cycle::{run_cycle, CycleOptions, Services};
+use crate::cycle::{run_cycle, CycleOptions};
+use crate::ports::Services;
 use crate::ports::{Instances, LogStore, Metrics, ScalingGroups};
 use crate::record::DecisionRecord;
 

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::analyze::Analysis;
 use crate::decide::Action;
 use crate::parse::summary::LogMetrics;
 use crate::record::DecisionRecord;
@@ -104,14 +105,14 @@ pub fn render(r: &DecisionRecord) -> String {
         );
     }
     let d = &r.decision;
-    let verb = match d.action {
+    let verb = match d.action() {
         Action::ScaleUp => "SCALE UP",
         Action::ScaleDown => "SCALE DOWN",
         Action::Hold => "HOLD",
     };
     let status = if r.applied {
         "applied"
-    } else if r.dry_run && d.action != Action::Hold {
+    } else if r.dry_run && d.action() != Action::Hold {
         "dry run, not applied"
     } else {
         "no change"
@@ -137,6 +138,28 @@ pub fn render(r: &DecisionRecord) -> String {
         for e in &r.errors {
             let _ = writeln!(o, "  - {e}");
         }
+    }
+    o
+}
+
+/// `logscale analyze`'s summary: the metrics, the reading speed, and one line per input.
+pub fn render_analysis(analysis: &Analysis, seconds: f64) -> String {
+    let mut o = metrics_summary(&LogMetrics::from(&analysis.summary));
+    let mb = analysis.summary.bytes as f64 / 1e6;
+    let _ = writeln!(
+        o,
+        "Read {} lines, {mb:.1} MB of log text in {seconds:.2} s ({:.0} MB/s)",
+        analysis.summary.lines,
+        mb / seconds.max(1e-9)
+    );
+    for input in &analysis.inputs {
+        let format = input.format.map_or("-".to_string(), |f| f.to_string());
+        let gz = if input.gzip { ", gzip" } else { "" };
+        let _ = writeln!(
+            o,
+            "  {}: {format}{gz}, {} requests",
+            input.name, input.requests
+        );
     }
     o
 }

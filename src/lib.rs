@@ -2,44 +2,70 @@
 //!
 //! Every few minutes one *cycle* runs: it reads the log objects written to S3 in the window,
 //! parses them, reads the group and its instances' CPU and memory, decides, sets the desired
-//! capacity, and returns one [`record::DecisionRecord`] saying what it saw, what it decided and
-//! why. The Lambda (`src/bin/logscale-lambda.rs`) and the CLI (`src/bin/logscale.rs`) are thin
-//! wiring around [`cycle::run_cycle`].
+//! capacity, and returns one [`DecisionRecord`] saying what it saw, what it decided and why.
+//! The Lambda (`src/bin/logscale-lambda.rs`) and the CLI (`src/bin/logscale/`, one file per
+//! subcommand) are thin wiring around [`handle`] and [`run_cycle`].
 //!
 //! # Layout, in the order of a cycle
-//! - [`config`]: `LOGSCALE_*` environment → validated [`config::Config`], once.
-//! - [`handler`]: a Lambda event → per-invocation overrides → one cycle.
-//! - [`cycle`]: the pipeline; runs fetch and observe concurrently, then decide and act.
-//! - [`fetch`]: which objects are in the window; streamed, bounded-concurrency reads.
-//! - [`parse`]: bytes → lines → [`parse::LogSummary`] (pure), plain or gzip, in the original,
-//!   ALB, combined or JSON-lines format, detected per object; percentiles from a mergeable
-//!   sketch.
-//! - [`decide`]: signals + policy + state + `now` → [`decide::Decision`] (pure): the
-//!   proportional default policy and the original one.
-//! - [`state`]: what the policy remembers between runs, kept in S3 with conditional writes.
-//! - [`act`]: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
-//! - [`record`]: the JSON decision record, the product's contract; [`human`] renders it.
-//! - [`ports`]: one narrow trait per outside service, returning this crate's types.
+//! - `settings`: the one table of `LOGSCALE_*` settings (default, range, template Parameter,
+//!   meaning) that `config` parses and a test holds the README and the template to.
+//! - `config`: `LOGSCALE_*` environment → validated [`Config`], once.
+//! - `handler`: a Lambda event → per-invocation overrides → one cycle ([`handle`]).
+//! - `cycle`: the pipeline ([`run_cycle`]): fetch ∥ observe ∥ load state → decide → save →
+//!   act → record.
+//! - `fetch`: which objects are in the window; streamed, bounded-concurrency reads.
+//! - [`parse`]: the log engine (its own crate, `crates/logs`): bytes → lines → summary, plain
+//!   or gzip, in the original, ALB, combined or JSON-lines format; percentiles from a
+//!   mergeable sketch.
+//! - `observe`: the group, its instances and their load → one fleet value, from which both the
+//!   decision's inputs and the record's instances are read.
+//! - `decide`: signals + policy + state + `now` → a decision (pure), one function per step:
+//!   the proportional default policy and the original one, with typed rules and reasons.
+//! - `state`: what the policy remembers between runs, kept in S3 with conditional writes.
+//! - `act`: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
+//! - `record`: the JSON decision record, the product's contract; `human` renders it.
+//! - [`ports`]: one narrow trait per outside service, returning this crate's types, and
+//!   [`ports::Services`], one of each for a cycle.
 //! - [`aws`]: those traits over the AWS SDK (S3, Auto Scaling, EC2, CloudWatch).
-//! - [`analyze`]: the same parsing engine over local files, one thread per file.
-//! - [`loggen`]: sample logs in every format, for demos, tests and benchmarks.
+//! - [`memory`]: those traits in memory, with injected faults, for tests.
+//! - `analyze`: the log engine over local files, one thread per file.
+//! - [`simulator`]: replays a load trace through a capacity model and the real policy.
+//! - [`sample_logs`]: sample logs in every format, for demos, tests and benchmarks.
 //!
 //! Parsing and deciding take data (and the caller's `now`), never a clock, the environment or a
-//! socket, so they are tested with tables; the pipeline is tested over the real SDK clients
-//! against a local stand-in (see `tests/`).
+//! socket, so they are tested with tables; the cycle is tested through [`memory`] in
+//! milliseconds, and over the real SDK clients against a local stand-in and the Lambda
+//! emulator (see `tests/`).
 
-pub mod act;
-pub mod analyze;
+mod act;
+mod analyze;
 pub mod aws;
-pub mod config;
-pub mod cycle;
-pub mod decide;
-pub mod fetch;
-pub mod handler;
-pub mod human;
-pub mod loggen;
-pub mod parse;
+mod config;
+mod cycle;
+mod decide;
+mod fetch;
+mod handler;
+mod human;
+pub mod memory;
+mod observe;
 pub mod ports;
-pub mod record;
-pub mod simulate;
-pub mod state;
+mod record;
+mod settings;
+pub mod simulator;
+mod state;
+
+/// The log engine: formats, parsing, summaries and gzip (the `logscale-logs` crate).
+pub use logscale_logs as parse;
+/// Sample logs in every format (`logscale loggen`).
+pub use logscale_logs::loggen as sample_logs;
+
+pub use analyze::{analyze_inputs, Analysis, InputReport};
+pub use config::{log_settings, s3_path_style, Config, ConfigError};
+pub use cycle::{run_cycle, CycleOptions};
+pub use decide::{Action, Decision, Policy, PolicyKind, Rule, Signal};
+pub use fetch::{fetch_window, FetchReport, LogCondition, ObjectProblem, Source};
+pub use handler::{handle, EventError, Overrides};
+pub use human::{render as render_record, render_analysis};
+pub use record::DecisionRecord;
+pub use settings::{find as find_setting, Setting, SETTINGS};
+pub use state::State;

@@ -2,7 +2,8 @@
 //!
 //! One trait per outside service, each returning this crate's own types, so the pipeline and its
 //! tests never see an SDK struct. `src/aws/` implements them with the AWS SDK; tests implement
-//! them in memory. Methods return `Send` futures so the pipeline can run them concurrently.
+//! them in memory ([`crate::memory`]). Methods return `Send` futures so the pipeline can run them
+//! concurrently. [`Services`] bundles one implementation of each for a cycle.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,10 +58,18 @@ pub struct ObjectInfo {
     pub last_modified: DateTime<Utc>,
 }
 
-/// The body of one object, as a stream of chunks (never the whole object at once).
+/// The body of one object, as a stream of chunks (never the whole object at once). Gzip is
+/// recognised from the bytes themselves (see [`crate::parse::Encoding`]), not from headers.
 pub struct ObjectBody {
-    pub content_encoding: Option<String>,
     pub chunks: Pin<Box<dyn Stream<Item = Result<Bytes, ServiceError>> + Send>>,
+}
+
+/// The outside world of one cycle, one port per service. `logs` also keeps the policy's state.
+pub struct Services<L, G, I, M> {
+    pub logs: L,
+    pub groups: G,
+    pub instances: I,
+    pub metrics: M,
 }
 
 /// Where the logs are: S3 in production.

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{Duration, Utc};
 use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
-use logscale::fetch::{fetch_window, LogCondition, Source};
 use logscale::parse::ParseOptions;
 use logscale::ports::{Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, StateStore};
+use logscale::{fetch_window, LogCondition, Source};
 use support::*;
 
 /// Reads the last five minutes of `bucket/logs/` as the Lambda does.
-async fn fetch_logs(store: &S3LogStore, bucket: &str) -> logscale::fetch::FetchReport {
+async fn fetch_logs(store: &S3LogStore, bucket: &str) -> logscale::FetchReport {
     let now = Utc::now() + Duration::seconds(5);
     let source = Source {
         bucket,

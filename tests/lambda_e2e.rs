@@ -464,12 +464,12 @@ async fn a_lost_race_on_the_state_holds() {
 
 /// Uploads healthy traffic whose latencies stay under `ceiling_ms` (p95 near 0.6 × ceiling).
 async fn put_fast_logs(bucket: &str, key: &str, ceiling_ms: f64) {
-    let spec = logscale::loggen::LogGenSpec {
+    let spec = logscale::sample_logs::LogGenSpec {
         error_share: 0.0,
         slow_share: 0.0,
         slow_ms: ceiling_ms,
         start: chrono::Utc::now().naive_utc(),
-        ..logscale::loggen::LogGenSpec::new(logscale::parse::Format::Original, 1500)
+        ..logscale::sample_logs::LogGenSpec::new(logscale::parse::Format::Original, 1500)
     };
     put_generated(bucket, key, &spec).await;
 }

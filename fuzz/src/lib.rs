@@ -1,6 +1,5 @@
-//! The parsing engine, compiled from the main crate's own source for fuzzing.
-#[path = "../../src/parse/mod.rs"]
-pub mod parse;
+//! Shared checks for the fuzz targets, over the log engine crate.
+pub use logscale_logs as parse;
 
 use parse::{summarize_bytes, Format, ParseOptions};
 

@@ -5,9 +5,9 @@
 //! credentials and `AWS_ENDPOINT_URL[_<SERVICE>]` work as everywhere else; the local stand-in
 //! is reached through those same variables.
 
-pub mod autoscaling;
-pub mod cloudwatch;
-pub mod ec2;
+mod autoscaling;
+mod cloudwatch;
+mod ec2;
 pub mod s3;
 
 use std::time::Duration;
@@ -15,8 +15,8 @@ use std::time::Duration;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::cycle::Services;
 use crate::ports::ServiceError;
+use crate::ports::Services;
 
 pub use autoscaling::AutoScalingGroups;
 pub use cloudwatch::CloudWatchMetrics;
@@ -26,12 +26,13 @@ pub use s3::S3LogStore;
 /// The production set of ports.
 pub type AwsServices = Services<S3LogStore, AutoScalingGroups, Ec2Instances, CloudWatchMetrics>;
 
-/// Builds every client once from the environment's AWS configuration.
+/// Builds every client once from the environment's AWS configuration. `s3_path_style` is
+/// `LOGSCALE_S3_PATH_STYLE` as the config read it; unset, see [`path_style`].
 ///
 /// Each call gets a time limit so one hung connection cannot eat the invocation's 60 s: an
 /// attempt may take 10 s and a call, with the SDK's retries (standard mode: throttling and 5xx
 /// answers are retried with backoff), 25 s.
-pub async fn services_from_env() -> AwsServices {
+pub async fn services_from_env(s3_path_style: Option<bool>) -> AwsServices {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_attempt_timeout(Duration::from_secs(10))
         .operation_timeout(Duration::from_secs(25))
@@ -40,35 +41,33 @@ pub async fn services_from_env() -> AwsServices {
         .timeout_config(timeouts)
         .load()
         .await;
-    services_from_sdk_config(&sdk)
+    services_from_sdk_config(&sdk, path_style(s3_path_style))
 }
 
 /// Builds every client from an already loaded configuration.
-pub fn services_from_sdk_config(sdk: &aws_config::SdkConfig) -> AwsServices {
+pub fn services_from_sdk_config(sdk: &aws_config::SdkConfig, s3_path_style: bool) -> AwsServices {
     Services {
-        logs: S3LogStore::new(s3::client(sdk, path_style_wanted())),
+        logs: S3LogStore::new(s3::client(sdk, s3_path_style)),
         groups: AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(sdk)),
         instances: Ec2Instances::new(aws_sdk_ec2::Client::new(sdk)),
         metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(sdk)),
     }
 }
 
-/// Path-style S3 addressing when an endpoint override is set (local stand-ins do not resolve
-/// bucket host names) or when `LOGSCALE_S3_PATH_STYLE` asks for it.
-pub fn path_style_wanted() -> bool {
-    if let Ok(v) = std::env::var("LOGSCALE_S3_PATH_STYLE") {
-        if let Some(b) = crate::config::parse_bool(&v) {
-            return b;
-        }
-    }
-    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+/// Path-style S3 addressing as asked (`LOGSCALE_S3_PATH_STYLE`), else when an endpoint
+/// override is set: local stand-ins do not resolve bucket host names. The override is read
+/// here, next to the SDK configuration that reads the same variables.
+pub(crate) fn path_style(asked: Option<bool>) -> bool {
+    asked.unwrap_or_else(|| {
+        ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+    })
 }
 
 /// An SDK error as a [`ServiceError`]: the AWS error code when there is one, and a message that
 /// includes the whole chain of causes (a connection error says which endpoint refused).
-pub fn service_error<E>(operation: &'static str, err: E) -> ServiceError
+pub(crate) fn service_error<E>(operation: &'static str, err: E) -> ServiceError
 where
     E: ProvideErrorMetadata + std::error::Error,
 {
@@ -80,7 +79,7 @@ where
 }
 
 /// SDK time → chrono time.
-pub fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 

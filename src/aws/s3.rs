@@ -44,6 +44,19 @@ impl S3LogStore {
             .map_err(|e| service_error("GetObject", e))
     }
 
+    /// Writes one object, unconditionally (`logscale loggen --s3` uploads sample logs with it).
+    pub async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), ServiceError> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| service_error("PutObject", e))
+    }
+
     /// Asks for pages of at most `n` keys (S3's default and maximum is 1000); tests use a small
     /// page to exercise pagination.
     pub fn with_page_size(mut self, n: i32) -> Self {
@@ -82,7 +95,6 @@ impl LogStore for S3LogStore {
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectBody, ServiceError> {
         let out = self.get(bucket, key).await?;
-        let content_encoding = out.content_encoding().map(str::to_string);
         let chunks = futures::stream::unfold(out.body, |mut body| async move {
             let next = body.next().await?;
             let next = next.map_err(|e| {
@@ -95,7 +107,6 @@ impl LogStore for S3LogStore {
             Some((next, body))
         });
         Ok(ObjectBody {
-            content_encoding,
             chunks: Box::pin(chunks),
         })
     }

@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-use logscale::config::Config;
+use logscale::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let services = logscale::aws::services_from_env().await;
+    let services = logscale::aws::services_from_env(config.s3_path_style).await;
     let shared = Arc::new((config, services));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
@@ -22,8 +22,7 @@ async fn main() -> Result<(), Error> {
             let (config, services) = &*shared;
             let deadline = deadline_instant(event.context.deadline);
             let now = chrono::Utc::now();
-            let record =
-                logscale::handler::handle(config, services, &event.payload, now, deadline).await?;
+            let record = logscale::handle(config, services, &event.payload, now, deadline).await?;
             // One line, so CloudWatch Logs keeps the record as a single event.
             println!("{}", record.to_json_line());
             Ok::<_, Error>(serde_json::to_value(&record)?)

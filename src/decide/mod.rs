@@ -5,15 +5,19 @@
 //! - [`proportional`]: the default. Each signal proposes `ceil(basis × value / target)`, the
 //!   largest proposal wins, up fast and down slow, never on missing data.
 
+mod explain;
 pub mod original;
+mod policy;
 pub mod proportional;
+mod reasons;
 
-use std::time::Duration;
+pub use policy::{Policy, PolicyKind, Thresholds};
+pub use reasons::{Reason, Rule, Signal, SignalReport};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
-use crate::config::Thresholds;
 use crate::state::{Recommendation, State};
 
 /// What the cycle observed, reduced to the numbers the policy reads.
@@ -63,100 +67,27 @@ pub struct Conditions {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PolicyKind {
-    Original,
-    Default,
-}
-
-/// Every knob of the decision. Defaults in [`Policy::default`]; each has a `LOGSCALE_*`
-/// variable and a template Parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    pub kind: PolicyKind,
-    /// The original thresholds: the `original` policy, and guard rails for `default`.
-    pub thresholds: Thresholds,
-    pub target_cpu: f64,
-    pub target_memory: f64,
-    pub target_latency_ms: f64,
-    /// Which latency percentile is compared with `target_latency_ms` (50, 90, 95 or 99).
-    pub latency_percentile: u8,
-    /// Ratios within `1 + tolerance_up` and `1 - tolerance_down` of the target change nothing.
-    pub tolerance_up: f64,
-    pub tolerance_down: f64,
-    /// One run adds at most the larger of this percentage of the current capacity and...
-    pub max_up_percent: f64,
-    /// ...this many instances.
-    pub max_up_step: u32,
-    /// One run removes at most the larger of this percentage and...
-    pub max_down_percent: f64,
-    /// ...this many instances.
-    pub max_down_step: u32,
-    /// A scale-in goes only to the highest recommendation seen over this window.
-    pub stabilization: Duration,
-    /// After this many runs in a row with no signal at all, step out (0: never).
-    pub failsafe_runs: u32,
-    pub failsafe_step: u32,
-    /// Instances younger than this are left out of the averages and hold scale-ins.
-    pub warmup: Duration,
-    /// Decide and record, but hold.
-    pub paused: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            kind: PolicyKind::Default,
-            thresholds: Thresholds::default(),
-            target_cpu: 65.0,
-            target_memory: 75.0,
-            target_latency_ms: 600.0,
-            latency_percentile: 95,
-            tolerance_up: 0.1,
-            tolerance_down: 0.1,
-            max_up_percent: 200.0,
-            max_up_step: 4,
-            max_down_percent: 20.0,
-            max_down_step: 1,
-            stabilization: Duration::from_secs(15 * 60),
-            failsafe_runs: 0,
-            failsafe_step: 1,
-            warmup: Duration::from_secs(300),
-            paused: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Action {
     ScaleUp,
     ScaleDown,
     Hold,
 }
 
-/// A rule that took part in the decision, and why, in words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reason {
-    pub rule: &'static str,
-    pub detail: String,
+impl Action {
+    /// What going from `from` to `to` instances is.
+    pub fn of_change(from: u32, to: u32) -> Action {
+        match to.cmp(&from) {
+            std::cmp::Ordering::Greater => Action::ScaleUp,
+            std::cmp::Ordering::Less => Action::ScaleDown,
+            std::cmp::Ordering::Equal => Action::Hold,
+        }
+    }
 }
 
-/// One signal's value against its target and the capacity it proposes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SignalReport {
-    pub signal: &'static str,
-    pub value: f64,
-    pub target: f64,
-    /// The instance count the proposal scales (counted instances for CPU and memory).
-    pub basis: u32,
-    pub proposal: u32,
-    /// Within tolerance of the target: proposes no change.
-    pub within_tolerance: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The capacity decided, and why. Its [`Action`] follows from `from` and `to`, so the two can
+/// never disagree; the record still lists it first.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
-    pub action: Action,
     pub from: u32,
     pub to: u32,
     pub reasons: Vec<Reason>,
@@ -170,51 +101,53 @@ pub struct Decision {
 
 impl Decision {
     /// A decision to stay at `from`, for the given reason.
-    pub fn hold(from: u32, rule: &'static str, detail: impl Into<String>) -> Decision {
-        let detail = detail.into();
+    pub fn hold(from: u32, rule: Rule, detail: impl Into<String>) -> Decision {
+        let reason = Reason::new(rule, detail);
         Decision {
-            action: Action::Hold,
             from,
             to: from,
-            explanation: format!("Holding at {from}: {detail}."),
-            reasons: vec![Reason { rule, detail }],
+            explanation: explain::hold(from, &reason.detail),
+            reasons: vec![reason],
             signals: Vec::new(),
             window: Vec::new(),
         }
     }
 
     /// Turns this decision into a hold at `from`, keeping its reasons and adding why.
-    pub fn into_hold(mut self, rule: &'static str, detail: impl Into<String>) -> Decision {
-        let detail = detail.into();
+    pub fn into_hold(mut self, rule: Rule, detail: impl Into<String>) -> Decision {
+        let reason = Reason::new(rule, detail);
         if self.to != self.from {
-            self.explanation = format!(
-                "Would go from {} to {}, but holding: {detail}.",
-                self.from, self.to
-            );
+            self.explanation = explain::held_back(self.from, self.to, &reason.detail);
         }
-        self.action = Action::Hold;
         self.to = self.from;
-        self.reasons.push(Reason { rule, detail });
+        self.reasons.push(reason);
         self
+    }
+
+    /// Up, down or hold: what going from `from` to `to` is.
+    pub fn action(&self) -> Action {
+        Action::of_change(self.from, self.to)
     }
 
     /// The rules that took part, in order.
-    pub fn rules(&self) -> Vec<&'static str> {
+    pub fn rules(&self) -> Vec<Rule> {
         self.reasons.iter().map(|r| r.rule).collect()
-    }
-
-    pub(crate) fn with_action(mut self) -> Decision {
-        self.action = match self.to.cmp(&self.from) {
-            std::cmp::Ordering::Greater => Action::ScaleUp,
-            std::cmp::Ordering::Less => Action::ScaleDown,
-            std::cmp::Ordering::Equal => Action::Hold,
-        };
-        self
     }
 }
 
-pub(crate) fn reason(rule: &'static str, detail: String) -> Reason {
-    Reason { rule, detail }
+/// The record's `decision`: `action` first, derived, then the fields in their order.
+impl Serialize for Decision {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut record = serializer.serialize_struct("Decision", 7)?;
+        record.serialize_field("action", &self.action())?;
+        record.serialize_field("from", &self.from)?;
+        record.serialize_field("to", &self.to)?;
+        record.serialize_field("reasons", &self.reasons)?;
+        record.serialize_field("signals", &self.signals)?;
+        record.serialize_field("window", &self.window)?;
+        record.serialize_field("explanation", &self.explanation)?;
+        record.end()
+    }
 }
 
 /// Applies `policy`; returns the decision and the state to remember for the next run.
@@ -234,7 +167,7 @@ pub fn decide(
     };
     if policy.paused && decision.to != decision.from {
         return (
-            decision.into_hold("paused", "logscale is paused (LOGSCALE_PAUSED)"),
+            decision.into_hold(Rule::Paused, "logscale is paused (LOGSCALE_PAUSED)"),
             state,
         );
     }

@@ -5,8 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{reason, Action, Capacity, Conditions, Decision, Policy, Signals};
-use crate::config::Thresholds;
+use super::{explain, Capacity, Conditions, Decision, Policy, Reason, Rule, Signals, Thresholds};
 use crate::state::State;
 
 /// The `original` policy.
@@ -35,8 +34,8 @@ fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
     // first; any step is taken from there.
     let base = c.desired.clamp(c.min, c.max.max(c.min));
     if base != c.desired {
-        reasons.push(reason(
-            "outside_limits",
+        reasons.push(Reason::new(
+            Rule::OutsideLimits,
             format!(
                 "desired {} is outside [{}, {}]; brought to {}",
                 c.desired, c.min, c.max, base
@@ -46,20 +45,20 @@ fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
 
     let mut up = Vec::new();
     if let Some(cpu) = s.cpu_percent.filter(|v| *v > th.cpu_high) {
-        up.push(reason(
-            "cpu_high",
+        up.push(Reason::new(
+            Rule::CpuHigh,
             format!("average CPU {cpu:.1}% is above {}%", th.cpu_high),
         ));
     }
     if let Some(rate) = s.error_rate.filter(|v| *v > th.error_rate) {
-        up.push(reason(
-            "error_rate_high",
+        up.push(Reason::new(
+            Rule::ErrorRateHigh,
             format!("error rate {rate:.2}% is above {}%", th.error_rate),
         ));
     }
     if let Some(rate) = s.slow_rate.filter(|v| *v > th.slow_rate) {
-        up.push(reason(
-            "slow_rate_high",
+        up.push(Reason::new(
+            Rule::SlowRateHigh,
             format!(
                 "{rate:.2}% of requests took over {} ms, above {}%",
                 th.slow_ms, th.slow_rate
@@ -71,22 +70,22 @@ fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
         reasons.extend(up);
         let to = base.saturating_add(1).min(c.max.max(c.min));
         if to == base {
-            reasons.push(reason(
-                "at_max",
+            reasons.push(Reason::new(
+                Rule::AtMax,
                 format!("already at the group's maximum of {}", c.max),
             ));
         }
         to
     } else if s.cpu_percent.is_none() && s.error_rate.is_none() {
-        reasons.push(reason(
-            "no_data",
-            "no CPU datapoints and no requests in the logs for this window".into(),
+        reasons.push(Reason::new(
+            Rule::NoData,
+            "no CPU datapoints and no requests in the logs for this window",
         ));
         base
     } else if let Some(cpu) = s.cpu_percent.filter(|v| *v < th.cpu_low) {
         if !s.logs_complete || s.error_rate.is_none() {
-            reasons.push(reason(
-                "missing_logs",
+            reasons.push(Reason::new(
+                Rule::MissingLogs,
                 format!(
                     "average CPU {cpu:.1}% is below {}%, but the window's logs are missing or incomplete; never scale in on missing data",
                     th.cpu_low
@@ -94,8 +93,8 @@ fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
             ));
             base
         } else {
-            reasons.push(reason(
-                "cpu_low",
+            reasons.push(Reason::new(
+                Rule::CpuLow,
                 format!(
                     "average CPU {cpu:.1}% is below {}% and the logs are healthy",
                     th.cpu_low
@@ -103,8 +102,8 @@ fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
             ));
             let to = base.saturating_sub(1).max(c.min);
             if to == base {
-                reasons.push(reason(
-                    "at_min",
+                reasons.push(Reason::new(
+                    Rule::AtMin,
                     format!("already at the group's minimum of {}", c.min),
                 ));
             }
@@ -118,40 +117,24 @@ fn one_step(th: &Thresholds, s: &Signals, c: Capacity) -> Decision {
             ),
             None => "no CPU datapoints; the logs are under their thresholds, which alone never scale in".into(),
         };
-        reasons.push(reason("steady", detail));
+        reasons.push(Reason::new(Rule::Steady, detail));
         base
     };
 
-    let explanation = match target.cmp(&c.desired) {
-        std::cmp::Ordering::Equal => format!(
-            "Holding at {target}: {}.",
-            reasons.last().map_or("", |r| r.detail.as_str())
-        ),
-        _ => format!(
-            "{} → {target}: {}.",
-            c.desired,
-            reasons
-                .iter()
-                .map(|r| r.detail.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    };
     Decision {
-        action: Action::Hold,
         from: c.desired,
         to: target,
+        explanation: explain::original(c.desired, target, &reasons),
         reasons,
         signals: Vec::new(),
         window: Vec::new(),
-        explanation,
     }
-    .with_action()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::Action;
 
     fn healthy(cpu: Option<f64>) -> Signals {
         Signals {
@@ -188,14 +171,7 @@ mod tests {
             ..healthy(Some(10.0))
         };
         // (name, signals, capacity, action, to, rules)
-        type Case = (
-            &'static str,
-            Signals,
-            Capacity,
-            Action,
-            u32,
-            Vec<&'static str>,
-        );
+        type Case = (&'static str, Signals, Capacity, Action, u32, Vec<Rule>);
         let cases: Vec<Case> = vec![
             (
                 "cpu high steps out",
@@ -203,7 +179,7 @@ mod tests {
                 cap(1, 5, 2),
                 Action::ScaleUp,
                 3,
-                vec!["cpu_high"],
+                vec![Rule::CpuHigh],
             ),
             (
                 "exactly at high mark holds",
@@ -211,7 +187,7 @@ mod tests {
                 cap(1, 5, 2),
                 Action::Hold,
                 2,
-                vec!["steady"],
+                vec![Rule::Steady],
             ),
             (
                 "errors step out",
@@ -219,7 +195,7 @@ mod tests {
                 cap(1, 5, 2),
                 Action::ScaleUp,
                 3,
-                vec!["error_rate_high"],
+                vec![Rule::ErrorRateHigh],
             ),
             (
                 "slow share steps out without cpu data",
@@ -227,7 +203,7 @@ mod tests {
                 cap(1, 5, 2),
                 Action::ScaleUp,
                 3,
-                vec!["slow_rate_high"],
+                vec![Rule::SlowRateHigh],
             ),
             (
                 "cpu low and healthy steps in",
@@ -235,7 +211,7 @@ mod tests {
                 cap(1, 5, 3),
                 Action::ScaleDown,
                 2,
-                vec!["cpu_low"],
+                vec![Rule::CpuLow],
             ),
             (
                 "clamped at max",
@@ -243,7 +219,7 @@ mod tests {
                 cap(1, 5, 5),
                 Action::Hold,
                 5,
-                vec!["cpu_high", "at_max"],
+                vec![Rule::CpuHigh, Rule::AtMax],
             ),
             (
                 "clamped at min",
@@ -251,7 +227,7 @@ mod tests {
                 cap(1, 5, 1),
                 Action::Hold,
                 1,
-                vec!["cpu_low", "at_min"],
+                vec![Rule::CpuLow, Rule::AtMin],
             ),
             (
                 "no data holds",
@@ -259,7 +235,7 @@ mod tests {
                 cap(1, 5, 2),
                 Action::Hold,
                 2,
-                vec!["no_data"],
+                vec![Rule::NoData],
             ),
             (
                 "low cpu without logs never scales in",
@@ -267,7 +243,7 @@ mod tests {
                 cap(1, 5, 3),
                 Action::Hold,
                 3,
-                vec!["missing_logs"],
+                vec![Rule::MissingLogs],
             ),
             (
                 "low cpu with partial logs never scales in",
@@ -275,7 +251,7 @@ mod tests {
                 cap(1, 5, 3),
                 Action::Hold,
                 3,
-                vec!["missing_logs"],
+                vec![Rule::MissingLogs],
             ),
             (
                 "high cpu without logs still steps out",
@@ -283,7 +259,7 @@ mod tests {
                 cap(1, 5, 2),
                 Action::ScaleUp,
                 3,
-                vec!["cpu_high"],
+                vec![Rule::CpuHigh],
             ),
             (
                 "logs alone never scale in",
@@ -291,7 +267,7 @@ mod tests {
                 cap(1, 5, 3),
                 Action::Hold,
                 3,
-                vec!["steady"],
+                vec![Rule::Steady],
             ),
             (
                 "desired above max is brought down",
@@ -299,7 +275,7 @@ mod tests {
                 cap(1, 4, 6),
                 Action::ScaleDown,
                 4,
-                vec!["outside_limits", "steady"],
+                vec![Rule::OutsideLimits, Rule::Steady],
             ),
             (
                 "desired below min is brought up",
@@ -307,13 +283,13 @@ mod tests {
                 cap(2, 4, 1),
                 Action::ScaleUp,
                 2,
-                vec!["outside_limits", "steady"],
+                vec![Rule::OutsideLimits, Rule::Steady],
             ),
         ];
         for (name, signals, capacity, action, to, want_rules) in cases {
             let d = one_step(&th, &signals, capacity);
             assert_eq!(
-                (d.action, d.to, d.rules()),
+                (d.action(), d.to, d.rules()),
                 (action, to, want_rules),
                 "{name}"
             );
@@ -333,7 +309,10 @@ mod tests {
             ..healthy(Some(88.0))
         };
         let d = one_step(&Thresholds::default(), &s, cap(1, 5, 2));
-        assert_eq!(d.rules(), ["cpu_high", "error_rate_high", "slow_rate_high"]);
+        assert_eq!(
+            d.rules(),
+            [Rule::CpuHigh, Rule::ErrorRateHigh, Rule::SlowRateHigh]
+        );
         assert_eq!(d.to, 3);
         assert!(d.reasons[0].detail.contains("88.0%"), "{:?}", d.reasons);
     }

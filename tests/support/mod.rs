@@ -221,7 +221,7 @@ pub async fn put_logs(
     lines: u64,
     error_share: f64,
     slow_share: f64,
-) -> logscale::loggen::LogGenStats {
+) -> logscale::sample_logs::LogGenStats {
     put_logs_in(
         bucket,
         key,
@@ -241,13 +241,13 @@ pub async fn put_logs_in(
     lines: u64,
     error_share: f64,
     slow_share: f64,
-) -> logscale::loggen::LogGenStats {
-    let spec = logscale::loggen::LogGenSpec {
+) -> logscale::sample_logs::LogGenStats {
+    let spec = logscale::sample_logs::LogGenSpec {
         error_share,
         slow_share,
         start: chrono::Utc::now().naive_utc(),
         seed: lines ^ key.len() as u64,
-        ..logscale::loggen::LogGenSpec::new(format, lines)
+        ..logscale::sample_logs::LogGenSpec::new(format, lines)
     };
     put_generated(bucket, key, &spec).await
 }
@@ -256,11 +256,11 @@ pub async fn put_logs_in(
 pub async fn put_generated(
     bucket: &str,
     key: &str,
-    spec: &logscale::loggen::LogGenSpec,
-) -> logscale::loggen::LogGenStats {
+    spec: &logscale::sample_logs::LogGenSpec,
+) -> logscale::sample_logs::LogGenStats {
     use std::io::Write;
     let mut plain = Vec::new();
-    let stats = logscale::loggen::generate(spec, &mut plain).unwrap();
+    let stats = logscale::sample_logs::generate(spec, &mut plain).unwrap();
     let body = if key.ends_with(".gz") {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(&plain).unwrap();

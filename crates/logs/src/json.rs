@@ -186,7 +186,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{Format, TimeUnit};
+    use crate::{Format, TimeUnit};
 
     fn parse_with(lines: &[&str], options: &ParseOptions) -> LogSummary {
         let mut s = LogSummary::default();

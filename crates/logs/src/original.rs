@@ -128,7 +128,7 @@ pub fn looks_like(line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Format;
+    use crate::Format;
 
     fn parse_with(lines: &[&str], options: &ParseOptions) -> LogSummary {
         let mut s = LogSummary::default();

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::parse::Format;
+use crate::Format;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -213,10 +213,25 @@ fn write_line(format: Format, r: &Request, out: &mut String, noise: u32) {
     };
 }
 
+/// [`generate`] into `sink`, gzip-compressed when asked, buffered and flushed.
+pub fn generate_to(spec: &LogGenSpec, sink: impl Write, gzip: bool) -> io::Result<LogGenStats> {
+    let mut sink = io::BufWriter::new(sink);
+    let stats = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(&mut sink, flate2::Compression::default());
+        let stats = generate(spec, &mut encoder)?;
+        encoder.finish()?;
+        stats
+    } else {
+        generate(spec, &mut sink)?
+    };
+    sink.flush()?;
+    Ok(stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{summarize_bytes, ParseOptions};
+    use crate::{summarize_bytes, ParseOptions};
 
     #[test]
     fn parser_counts_exactly_what_was_generated_in_every_format() {

@@ -1,21 +1,31 @@
-//! Log text → [`LogSummary`], streaming and pure.
+//! logscale's log engine: log text → [`LogSummary`], streaming and pure.
 //!
 //! Bytes arrive in chunks of any size (an S3 body, a local file, stdin). [`SummaryWriter`] is a
 //! [`std::io::Write`] sink that cuts them into lines, keeping at most one partial line between
 //! chunks, and hands each line to the object's format. With `auto`, the format is detected from
-//! the object's first lines ([`detect`]). A gzip stream is decoded by wrapping the sink in a
-//! decoder ([`ObjectSink`]), so no object is ever held in memory whole.
+//! the object's first lines ([`detect`]). [`ObjectSink`] takes an object's raw bytes, recognizes
+//! gzip by its first two bytes (or is told the encoding) and decodes while it parses, so no
+//! object is ever held in memory whole; a stream that breaks off is a [`GzipError`], and what
+//! was decoded before it still counts.
+//!
+//! This crate has no AWS or async dependency: the main `logscale` crate depends on it and
+//! re-exports it (as `logscale::parse`), and the fuzz targets and the benchmarks build against
+//! it alone.
 //!
 //! - [`original`]: `[ts] LEVEL - METHOD PATH - status: N - response_time: Xms`.
 //! - [`alb`]: Application Load Balancer access logs.
 //! - [`combined`]: nginx / Apache combined, with an optional trailing request time.
 //! - [`json`]: JSON lines with a configurable mapping.
-//! - [`summary`]: the counts one window yields, mergeable exactly.
+//! - [`detect`]: picks an object's format from its first lines.
+//! - [`summary`]: the counts one window yields, mergeable exactly; percentiles from a mergeable
+//!   sketch.
+//! - [`loggen`]: sample logs in every format, for demos, tests and benchmarks.
 
 pub mod alb;
 pub mod combined;
 pub mod detect;
 pub mod json;
+pub mod loggen;
 pub mod original;
 pub mod summary;
 
@@ -352,14 +362,13 @@ impl SummaryWriter {
             }
         }
     }
-}
 
-impl Write for SummaryWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    /// Takes the next chunk of text; never fails (bad lines are counted, not errors).
+    pub fn consume(&mut self, buf: &[u8]) {
         self.summary.bytes += buf.len() as u64;
         if self.format.is_some() {
             self.split(buf);
-            return Ok(buf.len());
+            return;
         }
         // Still detecting: keep the head until it holds enough lines to judge.
         let room = DETECT_BYTES.saturating_sub(self.head.len());
@@ -370,6 +379,12 @@ impl Write for SummaryWriter {
             self.settle_format();
             self.split(after);
         }
+    }
+}
+
+impl Write for SummaryWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.consume(buf);
         Ok(buf.len())
     }
 
@@ -378,31 +393,49 @@ impl Write for SummaryWriter {
     }
 }
 
+/// The two bytes every gzip member starts with (RFC 1952).
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// How an object's bytes are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
+    /// Decided by the object's first two bytes: gzip when they are [`GZIP_MAGIC`], plain text
+    /// otherwise. Log text never starts with them, and neither a file's name nor an S3
+    /// object's `Content-Encoding` can be trusted to say what the bytes are, so every caller
+    /// uses this.
+    #[default]
+    Auto,
     Plain,
     Gzip,
 }
 
-impl Encoding {
-    /// Gzip when S3 says `Content-Encoding: gzip` or the key ends in `.gz`.
-    pub fn detect(key: &str, content_encoding: Option<&str>) -> Encoding {
-        let by_header = content_encoding
-            .is_some_and(|e| e.split(',').any(|p| p.trim().eq_ignore_ascii_case("gzip")));
-        if by_header || key.ends_with(".gz") {
-            Encoding::Gzip
-        } else {
-            Encoding::Plain
-        }
-    }
+/// Why a gzip object could not be decoded to its end. The caller names the object; what was
+/// decoded before the error still counts. One wording for S3 objects and local files alike.
+#[derive(Debug, thiserror::Error)]
+pub enum GzipError {
+    /// The compressed data is not valid gzip (a bad header, a bad block, a wrong checksum).
+    #[error("corrupt gzip data: {0}")]
+    Corrupt(io::Error),
+    /// The object ended in the middle of a gzip member.
+    #[error("gzip stream ends early: {0}")]
+    EndsEarly(io::Error),
 }
 
-/// A sink for one object's raw bytes: decodes if needed and summarizes.
+/// A sink for one object's raw bytes: recognizes or is told the encoding, decodes if needed
+/// and summarizes.
 pub struct ObjectSink {
-    decoder: Decoder,
+    stage: Stage,
     /// Raw (possibly compressed) bytes fed so far.
     raw_bytes: u64,
+}
+
+enum Stage {
+    /// [`Encoding::Auto`] before the object's first two bytes have arrived: those seen so far.
+    Sniffing {
+        options: ParseOptions,
+        head: Vec<u8>,
+    },
+    Decoding(Decoder),
 }
 
 enum Decoder {
@@ -410,42 +443,95 @@ enum Decoder {
     Gzip(Box<flate2::write::MultiGzDecoder<SummaryWriter>>),
 }
 
+impl Decoder {
+    fn new(gzip: bool, options: ParseOptions) -> Decoder {
+        let writer = SummaryWriter::new(options);
+        if gzip {
+            Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(writer)))
+        } else {
+            Decoder::Plain(Box::new(writer))
+        }
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<(), GzipError> {
+        match self {
+            Decoder::Plain(w) => {
+                w.consume(chunk);
+                Ok(())
+            }
+            Decoder::Gzip(d) => d.write_all(chunk).map_err(GzipError::Corrupt),
+        }
+    }
+}
+
 impl ObjectSink {
     pub fn new(encoding: Encoding, options: ParseOptions) -> ObjectSink {
-        let inner = SummaryWriter::new(options);
-        let decoder = match encoding {
-            Encoding::Plain => Decoder::Plain(Box::new(inner)),
-            Encoding::Gzip => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(inner))),
+        let stage = match encoding {
+            Encoding::Auto => Stage::Sniffing {
+                options,
+                head: Vec::with_capacity(GZIP_MAGIC.len()),
+            },
+            Encoding::Plain => Stage::Decoding(Decoder::new(false, options)),
+            Encoding::Gzip => Stage::Decoding(Decoder::new(true, options)),
         };
         ObjectSink {
-            decoder,
+            stage,
             raw_bytes: 0,
+        }
+    }
+
+    /// The encoding in use: [`Encoding::Auto`] only while fewer than two bytes have arrived.
+    pub fn encoding(&self) -> Encoding {
+        match self.stage {
+            Stage::Sniffing { .. } => Encoding::Auto,
+            Stage::Decoding(Decoder::Plain(_)) => Encoding::Plain,
+            Stage::Decoding(Decoder::Gzip(_)) => Encoding::Gzip,
         }
     }
 
     /// Feeds the next chunk. An error means the compressed stream is corrupt; what was decoded
     /// before it is kept.
-    pub fn feed(&mut self, chunk: &[u8]) -> io::Result<()> {
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), GzipError> {
         self.raw_bytes += chunk.len() as u64;
-        match &mut self.decoder {
-            Decoder::Plain(w) => w.write_all(chunk),
-            Decoder::Gzip(d) => d.write_all(chunk),
+        match &mut self.stage {
+            Stage::Decoding(decoder) => decoder.write(chunk),
+            Stage::Sniffing { options, head } => {
+                // Chunks can be as short as one byte, so the two magic bytes may span two.
+                let taken = (GZIP_MAGIC.len() - head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..taken]);
+                if head.len() < GZIP_MAGIC.len() {
+                    return Ok(());
+                }
+                let mut decoder = Decoder::new(*head == GZIP_MAGIC, std::mem::take(options));
+                let written = decoder
+                    .write(head)
+                    .and_then(|()| decoder.write(&chunk[taken..]));
+                self.stage = Stage::Decoding(decoder);
+                written
+            }
         }
     }
 
     /// Ends the object. For gzip, a stream that stops early is an error (an object of zero
     /// bytes is simply empty); the summary of what was decoded comes back either way.
-    pub fn finish(self) -> (LogSummary, Format, Option<io::Error>) {
-        match self.decoder {
-            Decoder::Plain(w) => {
+    pub fn finish(self) -> (LogSummary, Format, Option<GzipError>) {
+        match self.stage {
+            // Fewer than two bytes: too short to be gzip.
+            Stage::Sniffing { options, head } => {
+                let mut writer = SummaryWriter::new(options);
+                writer.consume(&head);
+                let (s, f) = writer.finish();
+                (s, f, None)
+            }
+            Stage::Decoding(Decoder::Plain(w)) => {
                 let (s, f) = w.finish();
                 (s, f, None)
             }
-            Decoder::Gzip(mut d) => {
+            Stage::Decoding(Decoder::Gzip(mut d)) => {
                 let err = if self.raw_bytes == 0 {
                     None
                 } else {
-                    d.try_finish().err()
+                    d.try_finish().err().map(GzipError::EndsEarly)
                 };
                 // Everything decoded so far has reached the inner writer; take it out whole
                 // even when the stream was cut short.
@@ -461,7 +547,7 @@ impl ObjectSink {
 /// Summarizes a whole in-memory buffer; for tests and small inputs.
 pub fn summarize_bytes(bytes: &[u8], options: &ParseOptions) -> LogSummary {
     let mut w = SummaryWriter::new(options.clone());
-    w.write_all(bytes).expect("SummaryWriter never fails");
+    w.consume(bytes);
     w.finish().0
 }
 
@@ -621,12 +707,65 @@ mod tests {
         assert_eq!(s.lines, 0);
     }
 
+    fn gzipped(text: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
     #[test]
-    fn encoding_is_detected_from_header_or_suffix() {
-        assert_eq!(Encoding::detect("a.log", None), Encoding::Plain);
-        assert_eq!(Encoding::detect("a.log.gz", None), Encoding::Gzip);
-        assert_eq!(Encoding::detect("a.log", Some("GZIP")), Encoding::Gzip);
-        assert_eq!(Encoding::detect("a.log", Some("identity")), Encoding::Plain);
+    fn auto_recognizes_gzip_by_its_first_two_bytes_in_chunks_of_any_size() {
+        let plain = SAMPLE.as_bytes();
+        let gz = gzipped(plain);
+        let whole = summarize_bytes(plain, &opts());
+        for (input, want) in [(&gz, Encoding::Gzip), (&plain.to_vec(), Encoding::Plain)] {
+            for size in [1, 2, 3, 4096] {
+                let mut sink = ObjectSink::new(Encoding::Auto, opts());
+                for chunk in input.chunks(size) {
+                    sink.feed(chunk).unwrap();
+                }
+                assert_eq!(sink.encoding(), want, "chunk size {size}");
+                let (mut s, _, err) = sink.finish();
+                assert!(err.is_none(), "{want:?} in chunks of {size}: {err:?}");
+                // `bytes` counts decoded text in both cases.
+                s.bytes = whole.bytes;
+                assert_eq!(s, whole, "{want:?} in chunks of {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn auto_reads_inputs_too_short_to_be_gzip_as_text() {
+        for input in [&b""[..], b"\x1f", b"x"] {
+            let mut sink = ObjectSink::new(Encoding::Auto, opts());
+            sink.feed(input).unwrap();
+            assert_eq!(sink.encoding(), Encoding::Auto);
+            let (s, _, err) = sink.finish();
+            assert!(err.is_none(), "{input:?}");
+            assert_eq!(s.bytes, input.len() as u64);
+        }
+    }
+
+    #[test]
+    fn broken_gzip_is_reported_in_one_wording_whoever_reads_it() {
+        let mut sink = ObjectSink::new(Encoding::Auto, opts());
+        let err = sink
+            .feed(b"\x1f\x8b\x08\x00this is not deflate data at all")
+            .unwrap_err();
+        assert!(matches!(err, GzipError::Corrupt(_)));
+        assert!(err.to_string().starts_with("corrupt gzip data: "), "{err}");
+
+        let gz = gzipped(&SAMPLE.repeat(50).into_bytes());
+        let mut sink = ObjectSink::new(Encoding::Auto, opts());
+        sink.feed(&gz[..gz.len() - 4]).unwrap();
+        let (s, _, err) = sink.finish();
+        let err = err.expect("a cut stream is an error");
+        assert!(matches!(err, GzipError::EndsEarly(_)));
+        assert!(
+            err.to_string().starts_with("gzip stream ends early: "),
+            "{err}"
+        );
+        assert_eq!(s.requests, 150, "everything before the cut still counts");
     }
 
     #[test]

@@ -181,6 +181,44 @@ pub struct Report {
     pub timeline: Vec<Minute>,
 }
 
+impl Report {
+    /// The report in one line, for a terminal.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{}: {} minutes, {} instance-minutes, {} SLO violation minutes, {} scaling actions, {} flaps, at most {} instances",
+            self.policy,
+            self.minutes_simulated,
+            self.instance_minutes,
+            self.slo_violation_minutes,
+            self.scaling_actions,
+            self.flaps,
+            self.max_instances
+        )
+    }
+
+    /// The minute-by-minute timeline as CSV, with a header line.
+    pub fn timeline_csv(&self) -> String {
+        let mut csv = String::from(
+            "minute,load,capacity,instances,serving,cpu,p95_ms,error_rate,violation\n",
+        );
+        for m in &self.timeline {
+            csv.push_str(&format!(
+                "{},{:.0},{:.0},{},{},{:.1},{:.0},{:.2},{}\n",
+                m.minute,
+                m.load,
+                m.capacity,
+                m.instances,
+                m.serving,
+                m.cpu,
+                m.p95_ms,
+                m.error_rate,
+                m.violation
+            ));
+        }
+        csv
+    }
+}
+
 /// Runs the trace through the model under `policy`.
 pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &str) -> Report {
     let epoch: DateTime<Utc> = DateTime::from_timestamp(1_733_616_000, 0).expect("valid");

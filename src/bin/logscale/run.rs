@@ -1,0 +1,35 @@
+//! `logscale run`: one cycle with the LOGSCALE_* settings, against the AWS the environment names.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use logscale::{run_cycle, Config, CycleOptions};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Do everything except the final SetDesiredCapacity call.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the decision record as JSON instead of the human summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let config = Config::from_env()?;
+    let services = logscale::aws::services_from_env(config.s3_path_style).await;
+    let options = CycleOptions {
+        now: Utc::now(),
+        dry_run: args.dry_run || config.dry_run,
+        deadline: None,
+    };
+    let record = run_cycle(&config, &services, options).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        print!("{}", logscale::render_record(&record));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,481 @@
+//! Every branch of the cycle, through the in-memory ports: each test seeds a world, runs one
+//! real cycle and checks the record and the calls the ports received.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::TimeZone;
+
+use super::*;
+use crate::decide::Action;
+use crate::fetch::LogCondition;
+use crate::memory::{Fault, InMemoryCloud};
+use crate::parse::Format;
+use crate::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
+use crate::sample_logs::{generate, LogGenSpec};
+
+const BUCKET: &str = "app-logs";
+const GROUP: &str = "web";
+const STATE_KEY: &str = "logscale-state/web.json";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 12, 8, 12, 35, 0).unwrap()
+}
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("LOGSCALE_BUCKET", BUCKET),
+        ("LOGSCALE_GROUP", GROUP),
+        ("LOGSCALE_PREFIX", "logs/"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.retain(|_, v| !v.is_empty());
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
+}
+
+/// `lines` healthy requests in the original format (no errors, nothing slow, fast).
+fn healthy_logs(lines: u64) -> Vec<u8> {
+    let spec = LogGenSpec {
+        error_share: 0.0,
+        slow_share: 0.0,
+        slow_ms: 200.0,
+        ..LogGenSpec::new(Format::Original, lines)
+    };
+    let mut out = Vec::new();
+    generate(&spec, &mut out).expect("in-memory generation");
+    out
+}
+
+/// A group of `cpus.len()` warm, in-service instances with those CPU averages, desired
+/// capacity `desired` in [min, max], a log bucket with one healthy object in the window.
+fn world(min: u32, max: u32, desired: u32, cpus: &[f64]) -> InMemoryCloud {
+    let cloud = InMemoryCloud::new();
+    let ids: Vec<String> = (0..cpus.len()).map(|i| format!("i-{i:04}")).collect();
+    cloud.put_group(GroupInfo {
+        name: GROUP.into(),
+        min,
+        max,
+        desired,
+        instances: ids
+            .iter()
+            .map(|id| GroupInstance {
+                id: id.clone(),
+                lifecycle_state: "InService".into(),
+                health_status: "Healthy".into(),
+            })
+            .collect(),
+    });
+    for (id, cpu) in ids.iter().zip(cpus) {
+        cloud.put_instance(
+            InstanceInfo {
+                id: id.clone(),
+                state: "running".into(),
+                instance_type: Some("t3.micro".into()),
+                launch_time: Some(now() - chrono::Duration::hours(2)),
+            },
+            InstanceLoad {
+                cpu_percent: Some(*cpu),
+                memory_percent: Some(40.0),
+                cpu_datapoints: 2,
+            },
+        );
+    }
+    cloud.put_object(
+        BUCKET,
+        "logs/app-1.log",
+        healthy_logs(2000),
+        now() - chrono::Duration::minutes(2),
+    );
+    cloud
+}
+
+async fn run(cloud: &InMemoryCloud, cfg: &Config, dry_run: bool) -> DecisionRecord {
+    run_at(cloud, cfg, dry_run, now()).await
+}
+
+async fn run_at(
+    cloud: &InMemoryCloud,
+    cfg: &Config,
+    dry_run: bool,
+    at: DateTime<Utc>,
+) -> DecisionRecord {
+    let opts = CycleOptions {
+        now: at,
+        dry_run,
+        deadline: None,
+    };
+    run_cycle(cfg, &cloud.services(), opts).await
+}
+
+fn rules(record: &DecisionRecord) -> Vec<String> {
+    record
+        .decision
+        .reasons
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r.rule)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hot_group_scales_out_saves_state_and_records_everything() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let record = run(&cloud, &config(&[]), false).await;
+
+    assert_eq!((record.decision.from, record.decision.to), (2, 3));
+    assert_eq!(record.decision.action(), Action::ScaleUp);
+    assert!(record.applied);
+    assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
+    assert_eq!(cloud.group(GROUP).unwrap().desired, 3);
+    assert_eq!(record.logs.condition, LogCondition::Complete);
+    assert_eq!(
+        (record.logs.objects_in_window, record.logs.objects_read),
+        (1, 1)
+    );
+    assert_eq!(record.logs.metrics.requests, 2000);
+    assert_eq!(record.cpu_percent, Some(90.0));
+    assert_eq!(record.instances.len(), 2);
+    assert!(record.instances.iter().all(|i| i.counted));
+    assert!(record.state.saved && !record.state.existed);
+    assert!(record.errors.is_empty(), "{:?}", record.errors);
+    let saved = State::decode(&cloud.object(BUCKET, STATE_KEY).unwrap()).unwrap();
+    assert_eq!(saved.recommendations.len(), 1);
+    // The state is written before acting.
+    let order: Vec<&str> = cloud
+        .calls()
+        .iter()
+        .map(|c| c.operation)
+        .filter(|op| matches!(*op, "PutObject" | "SetDesiredCapacity"))
+        .collect();
+    assert_eq!(order, ["PutObject", "SetDesiredCapacity"]);
+}
+
+#[tokio::test]
+async fn the_second_run_writes_against_the_first_runs_etag() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[]);
+    run(&cloud, &cfg, false).await;
+    let puts_before = cloud.calls_to("PutObject").len();
+    let record = run_at(&cloud, &cfg, false, now() + chrono::Duration::minutes(5)).await;
+    assert!(
+        record.state.existed && record.state.saved,
+        "{:?}",
+        record.state
+    );
+    assert_eq!(cloud.calls_to("PutObject").len(), puts_before + 1);
+    let saved = State::decode(&cloud.object(BUCKET, STATE_KEY).unwrap()).unwrap();
+    assert_eq!(
+        saved.recommendations.len(),
+        2,
+        "both runs are in the window"
+    );
+}
+
+#[tokio::test]
+async fn a_quiet_group_steps_in_by_the_down_limit() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!((record.decision.from, record.decision.to), (4, 3));
+    assert_eq!(record.decision.action(), Action::ScaleDown);
+    assert!(record.applied);
+    assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
+}
+
+#[tokio::test]
+async fn a_missing_group_holds_names_it_and_calls_nothing_else() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[("LOGSCALE_GROUP", "nope")]);
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.decision.action(), Action::Hold);
+    assert_eq!(rules(&record), ["group_unavailable"]);
+    assert!(record.capacity.is_none());
+    assert!(
+        record.errors[0].contains("\"nope\" not found"),
+        "{:?}",
+        record.errors
+    );
+    assert!(record.decision.explanation.contains("not found"));
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+    assert!(
+        cloud.calls_to("PutObject").is_empty(),
+        "no decision, no state"
+    );
+    assert!(cloud.calls_to("DescribeInstances").is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_describe_holds_with_the_services_words() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::error("DescribeAutoScalingGroups", "Throttling"));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(rules(&record), ["group_unavailable"]);
+    assert!(
+        record.decision.explanation.contains("Throttling"),
+        "{}",
+        record.decision.explanation
+    );
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_race_on_the_state_holds_and_never_acts() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.lose_next_conditional_write();
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.action(), Action::Hold);
+    assert_eq!(record.decision.to, 2);
+    assert_eq!(rules(&record).last().unwrap(), "state_conflict");
+    assert!(!record.applied && !record.state.saved);
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+    assert_eq!(cloud.group(GROUP).unwrap().desired, 2);
+}
+
+#[tokio::test]
+async fn unsaved_state_lets_a_scale_out_through_but_holds_a_scale_in() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::error("PutObject", "InternalError").on(STATE_KEY));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.to, 3);
+    assert!(record.applied && !record.state.saved);
+    assert!(
+        record.errors.iter().any(|e| e.contains(STATE_KEY)),
+        "{:?}",
+        record.errors
+    );
+
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::error("PutObject", "InternalError").on(STATE_KEY));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(
+        (record.decision.action(), record.decision.to),
+        (Action::Hold, 4)
+    );
+    assert_eq!(rules(&record).last().unwrap(), "state_unsaved");
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_state_starts_fresh_and_says_so() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.put_object(BUCKET, STATE_KEY, &b"not json"[..], now());
+    let record = run(&cloud, &config(&[]), false).await;
+    assert!(record.state.existed);
+    let note = record.state.note.as_deref().unwrap_or_default();
+    assert!(note.contains("unreadable"), "{note}");
+    assert!(
+        record.state.saved,
+        "written over, against the unreadable object's ETag"
+    );
+    assert!(record.applied);
+}
+
+#[tokio::test]
+async fn a_dry_run_decides_and_records_but_never_calls() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let record = run(&cloud, &config(&[]), true).await;
+    assert!(record.dry_run && !record.applied);
+    assert_eq!(record.decision.to, 3, "it says what it would do");
+    assert_eq!(rules(&record).last().unwrap(), "dry_run");
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+    assert_eq!(cloud.group(GROUP).unwrap().desired, 2);
+
+    // LOGSCALE_DRY_RUN in the settings is the same as the per-invocation flag in the handler.
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[("LOGSCALE_DRY_RUN", "true")]);
+    let record = crate::handler::handle(
+        &cfg,
+        &cloud.services(),
+        &serde_json::Value::Null,
+        now(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(record.dry_run && !record.applied);
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test]
+async fn aws_refusing_the_change_becomes_a_hold_with_the_reason() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::error(
+        "SetDesiredCapacity",
+        "ScalingActivityInProgress",
+    ));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(
+        (record.decision.action(), record.decision.to),
+        (Action::Hold, 2)
+    );
+    assert_eq!(rules(&record).last().unwrap(), "activity_in_progress");
+    assert!(!record.applied);
+    assert!(record
+        .errors
+        .iter()
+        .any(|e| e.contains("ScalingActivityInProgress")));
+    assert_eq!(
+        cloud.calls_to("SetDesiredCapacity"),
+        ["web=3"],
+        "one try, no retry at another size"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_named_and_never_scales_in() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    let cfg = config(&[("LOGSCALE_BUCKET", "no-such-bucket")]);
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.logs.condition, LogCondition::NoSuchBucket);
+    assert!(record.errors.iter().any(|e| e.contains("no-such-bucket")));
+    assert_eq!(record.cpu_percent, Some(20.0), "CPU still counts");
+    assert_eq!(record.decision.to, 4, "{}", record.decision.explanation);
+    assert!(rules(&record).contains(&"missing_data".to_string()));
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_window_never_scales_in_but_cpu_still_scales_out() {
+    let quiet = world(1, 10, 4, &[20.0; 4]);
+    let cfg = config(&[("LOGSCALE_PREFIX", "elsewhere/")]);
+    let record = run(&quiet, &cfg, false).await;
+    assert_eq!(record.logs.condition, LogCondition::EmptyWindow);
+    assert_eq!(record.decision.to, 4);
+
+    let hot = world(1, 10, 2, &[90.0, 90.0]);
+    let record = run(&hot, &cfg, false).await;
+    assert_eq!(record.decision.to, 3);
+    assert!(record.applied);
+}
+
+#[tokio::test]
+async fn an_unknown_scaling_activity_holds_a_scale_in_only() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::error("DescribeScalingActivities", "InternalFailure"));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.to, 4);
+    assert!(rules(&record).contains(&"scale_in_waits".to_string()));
+    assert!(record
+        .errors
+        .iter()
+        .any(|e| e.contains("DescribeScalingActivities")));
+
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.set_activity_in_progress(GROUP, true);
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.to, 4);
+    assert!(record.errors.is_empty());
+
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.set_activity_in_progress(GROUP, true);
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.to, 3, "a scale-out does not wait");
+}
+
+#[tokio::test]
+async fn instances_ec2_does_not_describe_still_count_by_their_metrics() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::error("DescribeInstances", "RequestLimitExceeded"));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert!(record
+        .errors
+        .iter()
+        .any(|e| e.contains("RequestLimitExceeded")));
+    assert!(record.instances.iter().all(|i| i.state.is_none()));
+    assert_eq!(record.decision.to, 3);
+}
+
+#[tokio::test]
+async fn missing_metrics_never_scale_in() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::error("GetMetricData", "Throttling"));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.cpu_percent, None);
+    assert_eq!(record.decision.to, 4, "{}", record.decision.explanation);
+    assert!(record.instances.iter().all(|i| !i.counted));
+}
+
+#[tokio::test]
+async fn a_young_instance_is_left_out_and_holds_a_scale_in() {
+    let cloud = world(1, 10, 3, &[20.0, 20.0, 20.0]);
+    cloud.put_instance(
+        InstanceInfo {
+            id: "i-0002".into(),
+            state: "running".into(),
+            instance_type: None,
+            launch_time: Some(now() - chrono::Duration::minutes(1)),
+        },
+        InstanceLoad {
+            cpu_percent: Some(95.0),
+            memory_percent: None,
+            cpu_datapoints: 1,
+        },
+    );
+    let record = run(&cloud, &config(&[]), false).await;
+    let young = record.instances.iter().find(|i| i.id == "i-0002").unwrap();
+    assert!(young.warming_up && !young.counted);
+    assert_eq!(
+        record.cpu_percent,
+        Some(20.0),
+        "the young one's 95 % is left out"
+    );
+    assert_eq!(record.decision.to, 3);
+    assert!(rules(&record).contains(&"scale_in_waits".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_object_is_named_at_the_deadline_and_the_rest_still_counts() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.put_object(
+        BUCKET,
+        "logs/slow.log",
+        healthy_logs(10),
+        now() - chrono::Duration::minutes(1),
+    );
+    cloud.inject(Fault::delay("GetObject", Duration::from_secs(300)).on("logs/slow.log"));
+    let cfg = config(&[("LOGSCALE_RESERVE_SECONDS", "15")]);
+    let opts = CycleOptions {
+        now: now(),
+        dry_run: false,
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+    };
+    let started = Instant::now();
+    let record = run_cycle(&cfg, &cloud.services(), opts).await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(45),
+        "reads stop at the deadline less the reserve, not when the slow object ends"
+    );
+    assert_eq!(record.logs.condition, LogCondition::Partial);
+    assert_eq!(record.logs.objects_read, 1);
+    assert_eq!(
+        record.logs.metrics.requests, 2000,
+        "the other object counts"
+    );
+    let problem = &record.logs.problems[0];
+    assert_eq!(problem.key, "logs/slow.log");
+    assert!(problem.problem.contains("deadline"), "{}", problem.problem);
+    assert_eq!(record.decision.to, 4, "partial logs never scale in");
+}
+
+#[tokio::test]
+async fn a_corrupt_object_is_named_and_the_rest_still_counts() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.put_object(
+        BUCKET,
+        "logs/broken.log.gz",
+        &b"\x1f\x8b\x08\x00 definitely not gzip"[..],
+        now() - chrono::Duration::minutes(1),
+    );
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.logs.condition, LogCondition::Partial);
+    assert_eq!(record.logs.problems[0].key, "logs/broken.log.gz");
+    assert_eq!(record.logs.metrics.requests, 2000);
+    assert_eq!(record.decision.to, 3, "a scale-out needs no complete logs");
+}

@@ -1,0 +1,184 @@
+//! The words a decision is explained with: the rules that can take part in it and the signals
+//! that can propose a capacity. The record spells each as its `snake_case` name.
+
+use serde::Serialize;
+
+/// A rule that took part in a decision. Listed in the record's `reasons`, in the order they
+/// applied; the record spells each in `snake_case` (`ScaleInWaits` is `"scale_in_waits"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    // Both policies.
+    /// The group's desired capacity was outside [min, max]; the decision starts inside.
+    OutsideLimits,
+    /// No CPU datapoints and no requests: nothing to decide on, so hold.
+    NoData,
+    /// The group's maximum stopped the change.
+    AtMax,
+    /// The group's minimum stopped the change.
+    AtMin,
+
+    // The `default` (proportional) policy, in the order of its steps.
+    /// Instances are warming up, so the log signals do not ask for more yet.
+    WarmUpWait,
+    /// The largest signal's proposal.
+    Proposal,
+    /// No signal for `failsafe_runs` runs in a row: one precautionary step out.
+    FailSafe,
+    /// A guard rail (an original threshold) is crossed: at least one more.
+    GuardRail,
+    /// A scale-in was refused because some of the window's data is missing.
+    MissingData,
+    /// A scale-in went only as low as the highest recommendation of the stabilization window.
+    Stabilized,
+    /// A scale-in waits for a scaling activity or warming instances.
+    ScaleInWaits,
+    /// The scale-out was cut to the most one run may add.
+    LimitUp,
+    /// The scale-in was cut to the most one run may remove.
+    LimitDown,
+
+    // The `original` policy.
+    /// Average CPU over the high mark: one step out.
+    CpuHigh,
+    /// Error rate over its mark: one step out.
+    ErrorRateHigh,
+    /// Slow share over its mark: one step out.
+    SlowRateHigh,
+    /// Average CPU under the low mark with healthy logs: one step in.
+    CpuLow,
+    /// Low CPU, but the logs are missing or incomplete: hold.
+    MissingLogs,
+    /// Everything within its marks: hold.
+    Steady,
+
+    // Holds decided after the policy, by the cycle.
+    /// `LOGSCALE_PAUSED`: decided and recorded, but held.
+    Paused,
+    /// The group could not be read, so it cannot be sized.
+    GroupUnavailable,
+    /// Another run saved the policy state since this one read it.
+    StateConflict,
+    /// The policy state could not be saved, so a scale-in waits.
+    StateUnsaved,
+    /// A dry run: the change is reported, not made.
+    DryRun,
+    /// AWS refused the change while a scaling activity or cooldown runs.
+    ActivityInProgress,
+    /// AWS reported contention on the group.
+    ResourceContention,
+    /// SetDesiredCapacity failed otherwise.
+    SetCapacityFailed,
+}
+
+/// A signal that proposes a capacity, in the order the record lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    Cpu,
+    Memory,
+    Latency,
+    ErrorRate,
+    SlowRate,
+}
+
+impl Signal {
+    /// Every signal, in the order they are weighed and reported.
+    pub const ALL: [Signal; 5] = [
+        Signal::Cpu,
+        Signal::Memory,
+        Signal::Latency,
+        Signal::ErrorRate,
+        Signal::SlowRate,
+    ];
+
+    /// The name the record and the explanations use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Cpu => "cpu",
+            Signal::Memory => "memory",
+            Signal::Latency => "latency",
+            Signal::ErrorRate => "error_rate",
+            Signal::SlowRate => "slow_rate",
+        }
+    }
+
+    /// Read from the window's logs (rather than measured on the instances).
+    pub fn is_from_logs(self) -> bool {
+        matches!(self, Signal::Latency | Signal::ErrorRate | Signal::SlowRate)
+    }
+
+    /// `value` in this signal's unit, for people: milliseconds or a percentage.
+    pub fn show(self, value: f64) -> String {
+        match self {
+            Signal::Latency => format!("{value:.0} ms"),
+            _ => format!("{value:.1}%"),
+        }
+    }
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A rule that took part in the decision, and why, in words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    pub rule: Rule,
+    pub detail: String,
+}
+
+impl Reason {
+    pub fn new(rule: Rule, detail: impl Into<String>) -> Reason {
+        Reason {
+            rule,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One signal's value against its target and the capacity it proposes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalReport {
+    pub signal: Signal,
+    pub value: f64,
+    pub target: f64,
+    /// The instance count the proposal scales (counted instances for CPU and memory).
+    pub basis: u32,
+    pub proposal: u32,
+    /// Within tolerance of the target: proposes no change.
+    pub within_tolerance: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signals_name_is_its_spelling_in_the_record() {
+        for signal in Signal::ALL {
+            assert_eq!(
+                serde_json::to_value(signal).unwrap(),
+                signal.name(),
+                "{signal:?}"
+            );
+            assert_eq!(signal.to_string(), signal.name());
+        }
+    }
+
+    #[test]
+    fn rules_are_spelled_in_snake_case() {
+        let spelled = [
+            (Rule::OutsideLimits, "outside_limits"),
+            (Rule::WarmUpWait, "warm_up_wait"),
+            (Rule::ScaleInWaits, "scale_in_waits"),
+            (Rule::ErrorRateHigh, "error_rate_high"),
+            (Rule::SetCapacityFailed, "set_capacity_failed"),
+        ];
+        for (rule, name) in spelled {
+            assert_eq!(serde_json::to_value(rule).unwrap(), name);
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! Every port in memory, with faults on demand: the world the library's unit tests (and any
+//! integration test that does not need the real SDK) run a whole cycle against.
+//!
+//! One [`InMemoryCloud`] plays S3 (logs and the state object), Auto Scaling, EC2 and CloudWatch.
+//! It is cheap to clone (all clones share one world), so [`InMemoryCloud::services`] hands the
+//! same world to every port of a cycle while the test keeps a handle to seed it, inject
+//! [`Fault`]s and read the [`Call`]s made. It behaves as AWS documents where that matters to
+//! the pipeline: missing buckets and keys answer with S3's error codes, conditional writes
+//! compare ETags, and `SetDesiredCapacity` outside the group's limits is a `ValidationError`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use crate::ports::{
+    GroupInfo, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, ObjectBody, ObjectInfo,
+    SaveOutcome, ScalingGroups, ServiceError, Services, StateStore, StoredState,
+};
+
+/// The chunk size objects are streamed in: small, so a parser sees lines cut across chunks.
+const CHUNK_BYTES: usize = 4096;
+
+/// One call a port received: the AWS operation it stands for, and what it was about (a bucket
+/// and key, a group, `group=desired` for `SetDesiredCapacity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub operation: &'static str,
+    pub target: String,
+}
+
+/// A fault to inject: on calls to `operation` (optionally only those whose target contains
+/// `target`), wait `delay`, then fail with `error` if one is set. `times` limits how many calls
+/// it hits (`None`: all).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub operation: &'static str,
+    pub target: Option<String>,
+    pub delay: Duration,
+    pub error: Option<ServiceError>,
+    pub times: Option<u32>,
+}
+
+impl Fault {
+    /// Fails every call to `operation` with the AWS error `code`.
+    pub fn error(operation: &'static str, code: &str) -> Fault {
+        Fault {
+            operation,
+            target: None,
+            delay: Duration::ZERO,
+            error: Some(ServiceError::new(
+                operation,
+                Some(code),
+                format!("injected {code}"),
+            )),
+            times: None,
+        }
+    }
+
+    /// Delays every call to `operation` (a slow service, or with `on`, a slow object).
+    pub fn delay(operation: &'static str, delay: Duration) -> Fault {
+        Fault {
+            operation,
+            target: None,
+            delay,
+            error: None,
+            times: None,
+        }
+    }
+
+    /// Only calls whose target contains `target`.
+    pub fn on(mut self, target: &str) -> Fault {
+        self.target = Some(target.to_string());
+        self
+    }
+
+    /// Only the next `n` matching calls.
+    pub fn times(mut self, n: u32) -> Fault {
+        self.times = Some(n);
+        self
+    }
+
+    fn matches(&self, operation: &str, target: &str) -> bool {
+        self.operation == operation
+            && self.times != Some(0)
+            && self.target.as_deref().is_none_or(|t| target.contains(t))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct StoredObject {
+    bytes: Bytes,
+    last_modified: DateTime<Utc>,
+    etag: String,
+}
+
+#[derive(Debug, Default)]
+struct World {
+    /// Bucket → key → object.
+    buckets: BTreeMap<String, BTreeMap<String, StoredObject>>,
+    groups: BTreeMap<String, GroupInfo>,
+    /// Per group: after this many more describes, the group becomes this (someone else
+    /// changed it between two reads).
+    group_changes: BTreeMap<String, VecDeque<(u32, GroupInfo)>>,
+    activity_in_progress: BTreeMap<String, bool>,
+    instances: BTreeMap<String, InstanceInfo>,
+    loads: BTreeMap<String, InstanceLoad>,
+    faults: Vec<Fault>,
+    /// Another writer slips in before the next conditional write.
+    lose_next_write: bool,
+    calls: Vec<Call>,
+    etags: u64,
+}
+
+impl World {
+    fn next_etag(&mut self) -> String {
+        self.etags += 1;
+        format!("\"etag-{}\"", self.etags)
+    }
+}
+
+/// S3, Auto Scaling, EC2 and CloudWatch in one shared, in-memory world.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryCloud {
+    world: Arc<Mutex<World>>,
+}
+
+impl InMemoryCloud {
+    pub fn new() -> InMemoryCloud {
+        InMemoryCloud::default()
+    }
+
+    /// The same world behind every port of a cycle.
+    pub fn services(&self) -> Services<Self, Self, Self, Self> {
+        Services {
+            logs: self.clone(),
+            groups: self.clone(),
+            instances: self.clone(),
+            metrics: self.clone(),
+        }
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A test that panicked while holding the lock has already failed; its world is still
+        // worth reading.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn create_bucket(&self, bucket: &str) {
+        self.world().buckets.entry(bucket.to_string()).or_default();
+    }
+
+    /// Writes an object last modified `at` (creating the bucket if needed).
+    pub fn put_object(&self, bucket: &str, key: &str, bytes: impl Into<Bytes>, at: DateTime<Utc>) {
+        let mut world = self.world();
+        let etag = world.next_etag();
+        world.buckets.entry(bucket.to_string()).or_default().insert(
+            key.to_string(),
+            StoredObject {
+                bytes: bytes.into(),
+                last_modified: at,
+                etag,
+            },
+        );
+    }
+
+    /// An object's bytes, if it exists.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Bytes> {
+        let world = self.world();
+        world.buckets.get(bucket)?.get(key).map(|o| o.bytes.clone())
+    }
+
+    pub fn put_group(&self, group: GroupInfo) {
+        self.world().groups.insert(group.name.clone(), group);
+    }
+
+    pub fn group(&self, name: &str) -> Option<GroupInfo> {
+        self.world().groups.get(name).cloned()
+    }
+
+    /// After `describes` more reads of the group, it becomes `changed` (a scheduled action or
+    /// an operator changed it between two reads).
+    pub fn change_group_after(&self, describes: u32, changed: GroupInfo) {
+        self.world()
+            .group_changes
+            .entry(changed.name.clone())
+            .or_default()
+            .push_back((describes, changed));
+    }
+
+    pub fn set_activity_in_progress(&self, group: &str, busy: bool) {
+        self.world()
+            .activity_in_progress
+            .insert(group.to_string(), busy);
+    }
+
+    /// An instance as EC2 describes it, and its load as CloudWatch reports it.
+    pub fn put_instance(&self, info: InstanceInfo, load: InstanceLoad) {
+        let mut world = self.world();
+        world.loads.insert(info.id.clone(), load);
+        world.instances.insert(info.id.clone(), info);
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.world().faults.push(fault);
+    }
+
+    /// The next conditional write loses its race: another writer changes the object first.
+    pub fn lose_next_conditional_write(&self) {
+        self.world().lose_next_write = true;
+    }
+
+    /// Every call made so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.world().calls.clone()
+    }
+
+    /// The targets of the calls to one operation.
+    pub fn calls_to(&self, operation: &str) -> Vec<String> {
+        self.world()
+            .calls
+            .iter()
+            .filter(|c| c.operation == operation)
+            .map(|c| c.target.clone())
+            .collect()
+    }
+
+    /// Logs the call, then applies the first matching fault: its delay, then its error.
+    async fn call(&self, operation: &'static str, target: String) -> Result<(), ServiceError> {
+        let (delay, error) = {
+            let mut world = self.world();
+            world.calls.push(Call {
+                operation,
+                target: target.clone(),
+            });
+            match world
+                .faults
+                .iter_mut()
+                .find(|f| f.matches(operation, &target))
+            {
+                Some(fault) => {
+                    if let Some(n) = &mut fault.times {
+                        *n -= 1;
+                    }
+                    (fault.delay, fault.error.clone())
+                }
+                None => (Duration::ZERO, None),
+            }
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        error.map_or(Ok(()), Err)
+    }
+}
+
+fn no_such_bucket(operation: &'static str, bucket: &str) -> ServiceError {
+    ServiceError::new(
+        operation,
+        Some("NoSuchBucket"),
+        format!("The specified bucket does not exist: {bucket}"),
+    )
+}
+
+impl LogStore for InMemoryCloud {
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, ServiceError> {
+        self.call("ListObjectsV2", format!("{bucket}/{prefix}"))
+            .await?;
+        let world = self.world();
+        let objects = world
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket("ListObjectsV2", bucket))?;
+        Ok(objects
+            .range(prefix.to_string()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(key, o)| ObjectInfo {
+                key: key.clone(),
+                size: o.bytes.len() as u64,
+                last_modified: o.last_modified,
+            })
+            .collect())
+    }
+
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectBody, ServiceError> {
+        self.call("GetObject", format!("{bucket}/{key}")).await?;
+        let object = {
+            let world = self.world();
+            let objects = world
+                .buckets
+                .get(bucket)
+                .ok_or_else(|| no_such_bucket("GetObject", bucket))?;
+            objects.get(key).cloned().ok_or_else(|| {
+                ServiceError::new(
+                    "GetObject",
+                    Some("NoSuchKey"),
+                    "The specified key does not exist.",
+                )
+            })?
+        };
+        let bytes = object.bytes;
+        let chunks: Vec<Result<Bytes, ServiceError>> = (0..bytes.len())
+            .step_by(CHUNK_BYTES)
+            .map(|at| Ok(bytes.slice(at..(at + CHUNK_BYTES).min(bytes.len()))))
+            .collect();
+        Ok(ObjectBody {
+            chunks: Box::pin(futures::stream::iter(chunks)),
+        })
+    }
+}
+
+impl StateStore for InMemoryCloud {
+    async fn load(&self, bucket: &str, key: &str) -> Result<Option<StoredState>, ServiceError> {
+        self.call("GetObject", format!("{bucket}/{key}")).await?;
+        let world = self.world();
+        let objects = world
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| no_such_bucket("GetObject", bucket))?;
+        Ok(objects.get(key).map(|o| StoredState {
+            bytes: o.bytes.to_vec(),
+            etag: Some(o.etag.clone()),
+        }))
+    }
+
+    async fn save(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+    ) -> Result<SaveOutcome, ServiceError> {
+        self.call("PutObject", format!("{bucket}/{key}")).await?;
+        let mut world = self.world();
+        if !world.buckets.contains_key(bucket) {
+            return Err(no_such_bucket("PutObject", bucket));
+        }
+        if std::mem::take(&mut world.lose_next_write) {
+            // Another run's write lands first.
+            let etag = world.next_etag();
+            let objects = world.buckets.entry(bucket.to_string()).or_default();
+            let theirs = objects.entry(key.to_string()).or_insert(StoredObject {
+                bytes: Bytes::from_static(b"{}"),
+                last_modified: DateTime::<Utc>::MIN_UTC,
+                etag: String::new(),
+            });
+            theirs.etag = etag;
+        }
+        let etag = world.next_etag();
+        let objects = world.buckets.entry(bucket.to_string()).or_default();
+        let current = objects.get(key).map(|o| o.etag.as_str());
+        if current != expected {
+            return Ok(SaveOutcome::Conflict);
+        }
+        let last_modified = objects
+            .get(key)
+            .map_or(DateTime::<Utc>::MIN_UTC, |o| o.last_modified);
+        objects.insert(
+            key.to_string(),
+            StoredObject {
+                bytes: bytes.into(),
+                last_modified,
+                etag,
+            },
+        );
+        Ok(SaveOutcome::Saved)
+    }
+}
+
+impl ScalingGroups for InMemoryCloud {
+    async fn describe(&self, group: &str) -> Result<Option<GroupInfo>, ServiceError> {
+        self.call("DescribeAutoScalingGroups", group.to_string())
+            .await?;
+        let mut world = self.world();
+        let due = world.group_changes.get_mut(group).and_then(|changes| {
+            let (left, _) = changes.front_mut()?;
+            if *left == 0 {
+                changes.pop_front().map(|(_, changed)| changed)
+            } else {
+                *left -= 1;
+                None
+            }
+        });
+        let described = world.groups.get(group).cloned();
+        if let Some(changed) = due {
+            world.groups.insert(group.to_string(), changed);
+        }
+        Ok(described)
+    }
+
+    async fn set_desired(
+        &self,
+        group: &str,
+        desired: u32,
+        _honor_cooldown: bool,
+    ) -> Result<(), ServiceError> {
+        self.call("SetDesiredCapacity", format!("{group}={desired}"))
+            .await?;
+        let mut world = self.world();
+        let info = world.groups.get_mut(group).ok_or_else(|| {
+            ServiceError::new(
+                "SetDesiredCapacity",
+                Some("ValidationError"),
+                format!("AutoScalingGroup name not found - {group}"),
+            )
+        })?;
+        if desired < info.min || desired > info.max {
+            return Err(ServiceError::new(
+                "SetDesiredCapacity",
+                Some("ValidationError"),
+                format!(
+                    "New SetDesiredCapacity value {desired} is outside [{}, {}]",
+                    info.min, info.max
+                ),
+            ));
+        }
+        info.desired = desired;
+        Ok(())
+    }
+
+    async fn activity_in_progress(&self, group: &str) -> Result<bool, ServiceError> {
+        self.call("DescribeScalingActivities", group.to_string())
+            .await?;
+        Ok(self
+            .world()
+            .activity_in_progress
+            .get(group)
+            .copied()
+            .unwrap_or(false))
+    }
+}
+
+impl Instances for InMemoryCloud {
+    async fn describe(&self, ids: &[String]) -> Result<Vec<InstanceInfo>, ServiceError> {
+        self.call("DescribeInstances", ids.join(",")).await?;
+        let world = self.world();
+        Ok(ids
+            .iter()
+            .filter_map(|id| world.instances.get(id).cloned())
+            .collect())
+    }
+}
+
+impl Metrics for InMemoryCloud {
+    async fn instance_load(
+        &self,
+        ids: &[String],
+        _start: DateTime<Utc>,
+        _end: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, InstanceLoad>, ServiceError> {
+        self.call("GetMetricData", ids.join(",")).await?;
+        let world = self.world();
+        Ok(ids
+            .iter()
+            .filter_map(|id| world.loads.get(id).map(|l| (id.clone(), l.clone())))
+            .collect())
+    }
+}

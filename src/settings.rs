@@ -1,0 +1,509 @@
+//! Every `LOGSCALE_*` setting in one table: its variable, its SAM template Parameter, its default,
+//! what values it allows and what it means.
+//!
+//! [`crate::config`] parses each variable through its entry here, so a default or a limit is
+//! written once. The README's settings tables and `template.yaml`'s Parameters are still written
+//! by hand (a reader wants prose there), and a test below fails when either disagrees with this
+//! table.
+
+/// What an unset (or empty) variable means.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fallback {
+    /// There is no default: the variable must be set.
+    Required,
+    /// This value, spelled as it would be set; the template's Default is the same.
+    Value(&'static str),
+    /// Worked out when the variable is unset, as described; the template's Default is blank,
+    /// which the function reads as unset.
+    Derived(&'static str),
+    /// The CLI falls back to `unset`, while the template deploys with `template` (a
+    /// conventional value the deployment's IAM policy is scoped to).
+    TemplateDiffers {
+        unset: &'static str,
+        template: &'static str,
+    },
+}
+
+/// The values a setting accepts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Allowed {
+    /// A number from `min` to `max`, inclusive; `whole` refuses fractions.
+    Number { min: f64, max: f64, whole: bool },
+    /// One of these spellings (any case); a list of numbers is compared by value.
+    OneOf(&'static [&'static str]),
+    /// `true` or `false` (also `yes`/`no`, `on`/`off`, `1`/`0`, any case).
+    Boolean,
+    /// An S3 bucket name (the template checks it with an AllowedPattern, `config` in code).
+    BucketName,
+    /// Any text of at most `max_len` characters.
+    Text { max_len: Option<usize> },
+    /// One or more names separated by commas.
+    List,
+}
+
+/// One `LOGSCALE_*` variable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setting {
+    pub variable: &'static str,
+    /// The template Parameter that sets the variable; `None` for CLI and test settings.
+    pub parameter: Option<&'static str>,
+    pub default: Fallback,
+    pub allowed: Allowed,
+    /// What it does, as the README says it (Markdown).
+    pub meaning: &'static str,
+}
+
+/// The template's AllowedPattern for a bucket name; `config` checks the same rules in code.
+#[cfg(test)]
+pub const BUCKET_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
+
+const PERCENT: Allowed = Allowed::Number {
+    min: 0.0,
+    max: 100.0,
+    whole: false,
+};
+const TARGET_PERCENT: Allowed = Allowed::Number {
+    min: 1.0,
+    max: 100.0,
+    whole: false,
+};
+/// Up to an hour, for latency thresholds and targets.
+const MILLISECONDS: Allowed = Allowed::Number {
+    min: 1.0,
+    max: 3_600_000.0,
+    whole: false,
+};
+/// Up to a day, for windows.
+const MINUTES: Allowed = Allowed::Number {
+    min: 1.0,
+    max: 1440.0,
+    whole: false,
+};
+const FRACTION: Allowed = Allowed::Number {
+    min: 0.0,
+    max: 1.0,
+    whole: false,
+};
+/// Instance counts and run counts: far beyond any group, small enough to be a typo guard.
+const COUNT: Allowed = Allowed::Number {
+    min: 0.0,
+    max: 10_000.0,
+    whole: true,
+};
+const KEY: Allowed = Allowed::Text { max_len: None };
+const TIME_UNITS: &[&str] = &["s", "ms", "us", "ns"];
+
+pub const BUCKET: Setting = Setting {
+    variable: "LOGSCALE_BUCKET",
+    parameter: Some("LogBucket"),
+    default: Fallback::Required,
+    allowed: Allowed::BucketName,
+    meaning: "bucket holding the logs",
+};
+pub const PREFIX: Setting = Setting {
+    variable: "LOGSCALE_PREFIX",
+    parameter: Some("LogPrefix"),
+    default: Fallback::TemplateDiffers {
+        unset: "",
+        template: "logs/",
+    },
+    allowed: Allowed::Text { max_len: None },
+    meaning: "key prefix of the logs",
+};
+pub const GROUP: Setting = Setting {
+    variable: "LOGSCALE_GROUP",
+    parameter: Some("GroupName"),
+    default: Fallback::Required,
+    allowed: Allowed::Text { max_len: Some(255) },
+    meaning: "the Auto Scaling group to size",
+};
+pub const WINDOW_MINUTES: Setting = Setting {
+    variable: "LOGSCALE_WINDOW_MINUTES",
+    parameter: Some("WindowMinutes"),
+    default: Fallback::Value("5"),
+    allowed: MINUTES,
+    meaning: "objects last modified in the last N minutes are read",
+};
+pub const METRICS_MINUTES: Setting = Setting {
+    variable: "LOGSCALE_METRICS_MINUTES",
+    parameter: Some("MetricsMinutes"),
+    default: Fallback::Value("10"),
+    allowed: MINUTES,
+    meaning: "CPU and memory are averaged over the last N minutes (basic monitoring publishes every 5 minutes, late)",
+};
+pub const CPU_HIGH: Setting = Setting {
+    variable: "LOGSCALE_CPU_HIGH",
+    parameter: Some("CpuHigh"),
+    default: Fallback::Value("70"),
+    allowed: PERCENT,
+    meaning: "original policy: scale out above this average CPU %; default policy: a guard rail (at least one more)",
+};
+pub const CPU_LOW: Setting = Setting {
+    variable: "LOGSCALE_CPU_LOW",
+    parameter: Some("CpuLow"),
+    default: Fallback::Value("20"),
+    allowed: PERCENT,
+    meaning: "original policy: scale in below this when the logs are healthy; must be below `LOGSCALE_CPU_HIGH` (checked when the function starts: a template cannot compare two Parameters)",
+};
+pub const ERROR_RATE: Setting = Setting {
+    variable: "LOGSCALE_ERROR_RATE",
+    parameter: Some("ErrorRate"),
+    default: Fallback::Value("5"),
+    allowed: PERCENT,
+    meaning: "% of requests that are errors: the original's trigger, the default policy's target and guard rail",
+};
+pub const SLOW_RATE: Setting = Setting {
+    variable: "LOGSCALE_SLOW_RATE",
+    parameter: Some("SlowRate"),
+    default: Fallback::Value("10"),
+    allowed: PERCENT,
+    meaning: "% of timed requests that are slow: the same for the slow share",
+};
+pub const SLOW_MS: Setting = Setting {
+    variable: "LOGSCALE_SLOW_MS",
+    parameter: Some("SlowMs"),
+    default: Fallback::Value("1000"),
+    allowed: MILLISECONDS,
+    meaning: "a request is slow above this many ms",
+};
+pub const DRY_RUN: Setting = Setting {
+    variable: "LOGSCALE_DRY_RUN",
+    parameter: Some("DryRun"),
+    default: Fallback::Value("false"),
+    allowed: Allowed::Boolean,
+    meaning: "decide and record, never call `SetDesiredCapacity`",
+};
+pub const HONOR_COOLDOWN: Setting = Setting {
+    variable: "LOGSCALE_HONOR_COOLDOWN",
+    parameter: Some("HonorCooldown"),
+    default: Fallback::Value("true"),
+    allowed: Allowed::Boolean,
+    meaning: "let AWS refuse a change during a cooldown or scaling activity",
+};
+pub const FETCH_CONCURRENCY: Setting = Setting {
+    variable: "LOGSCALE_FETCH_CONCURRENCY",
+    parameter: Some("FetchConcurrency"),
+    default: Fallback::Value("8"),
+    allowed: Allowed::Number {
+        min: 1.0,
+        max: 64.0,
+        whole: true,
+    },
+    meaning: "log objects read at once",
+};
+pub const RESERVE_SECONDS: Setting = Setting {
+    variable: "LOGSCALE_RESERVE_SECONDS",
+    parameter: None,
+    default: Fallback::Value("15"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 600.0,
+        whole: false,
+    },
+    meaning: "time kept back from the invocation's deadline for observing and acting; objects not read by then are named in the record",
+};
+pub const S3_PATH_STYLE: Setting = Setting {
+    variable: "LOGSCALE_S3_PATH_STYLE",
+    parameter: None,
+    default: Fallback::Derived("auto"),
+    allowed: Allowed::Boolean,
+    meaning: "path-style S3 addressing; unset, it is on when `AWS_ENDPOINT_URL[_S3]` is set",
+};
+pub const FORMAT: Setting = Setting {
+    variable: "LOGSCALE_FORMAT",
+    parameter: Some("LogFormat"),
+    default: Fallback::Value("auto"),
+    allowed: Allowed::OneOf(&["auto", "original", "alb", "combined", "json"]),
+    meaning: "the log format; `auto` detects each object's format from its first lines",
+};
+pub const ERRORS: Setting = Setting {
+    variable: "LOGSCALE_ERRORS",
+    parameter: Some("ErrorRule"),
+    default: Fallback::Value("auto"),
+    allowed: Allowed::OneOf(&["auto", "words", "status", "either"]),
+    meaning: "what counts as an error: `auto` is each format's own rule (below), `status` is a status ≥ 500, `either` is words or status",
+};
+pub const REQUEST_TIME_UNIT: Setting = Setting {
+    variable: "LOGSCALE_REQUEST_TIME_UNIT",
+    parameter: Some("RequestTimeUnit"),
+    default: Fallback::Derived("guess"),
+    allowed: Allowed::OneOf(TIME_UNITS),
+    meaning: "unit of a combined log's trailing request time; unset, a value with a decimal point is seconds (nginx `$request_time`), a whole number microseconds (Apache `%D`)",
+};
+pub const JSON_STATUS_KEY: Setting = Setting {
+    variable: "LOGSCALE_JSON_STATUS_KEY",
+    parameter: Some("JsonStatusKey"),
+    default: Fallback::Value("status"),
+    allowed: KEY,
+    meaning: "JSON lines: key of the HTTP status",
+};
+pub const JSON_LATENCY_KEYS: Setting = Setting {
+    variable: "LOGSCALE_JSON_LATENCY_KEYS",
+    parameter: Some("JsonLatencyKeys"),
+    default: Fallback::Value("duration_ms,latency_ms,response_time_ms,latency,duration"),
+    allowed: Allowed::List,
+    meaning: "JSON lines: keys that may hold the latency, first present wins",
+};
+pub const JSON_LATENCY_UNIT: Setting = Setting {
+    variable: "LOGSCALE_JSON_LATENCY_UNIT",
+    parameter: Some("JsonLatencyUnit"),
+    default: Fallback::Value("ms"),
+    allowed: Allowed::OneOf(TIME_UNITS),
+    meaning: "JSON lines: unit of the latency",
+};
+pub const JSON_LEVEL_KEY: Setting = Setting {
+    variable: "LOGSCALE_JSON_LEVEL_KEY",
+    parameter: Some("JsonLevelKey"),
+    default: Fallback::Value("level"),
+    allowed: KEY,
+    meaning: "JSON lines: key of the log level",
+};
+pub const POLICY: Setting = Setting {
+    variable: "LOGSCALE_POLICY",
+    parameter: Some("Policy"),
+    default: Fallback::Value("default"),
+    allowed: Allowed::OneOf(&["default", "original"]),
+    meaning:
+        "`default` is proportional with stabilization; `original` steps by one on fixed thresholds",
+};
+pub const TARGET_CPU: Setting = Setting {
+    variable: "LOGSCALE_TARGET_CPU",
+    parameter: Some("TargetCpu"),
+    default: Fallback::Value("65"),
+    allowed: TARGET_PERCENT,
+    meaning: "average CPU % to aim for",
+};
+pub const TARGET_MEMORY: Setting = Setting {
+    variable: "LOGSCALE_TARGET_MEMORY",
+    parameter: Some("TargetMemory"),
+    default: Fallback::Value("75"),
+    allowed: TARGET_PERCENT,
+    meaning: "average memory used % to aim for (needs the CloudWatch agent)",
+};
+pub const TARGET_LATENCY_MS: Setting = Setting {
+    variable: "LOGSCALE_TARGET_LATENCY_MS",
+    parameter: Some("TargetLatencyMs"),
+    default: Fallback::Value("600"),
+    allowed: MILLISECONDS,
+    meaning: "latency percentile to aim for, ms",
+};
+pub const LATENCY_PERCENTILE: Setting = Setting {
+    variable: "LOGSCALE_LATENCY_PERCENTILE",
+    parameter: Some("LatencyPercentile"),
+    default: Fallback::Value("95"),
+    allowed: Allowed::OneOf(&["50", "90", "95", "99"]),
+    meaning: "which latency percentile is compared with the target",
+};
+pub const TOLERANCE_UP: Setting = Setting {
+    variable: "LOGSCALE_TOLERANCE_UP",
+    parameter: Some("ToleranceUp"),
+    default: Fallback::Value("0.1"),
+    allowed: FRACTION,
+    meaning: "a ratio up to 1 + this over the target changes nothing",
+};
+pub const TOLERANCE_DOWN: Setting = Setting {
+    variable: "LOGSCALE_TOLERANCE_DOWN",
+    parameter: Some("ToleranceDown"),
+    default: Fallback::Value("0.1"),
+    allowed: FRACTION,
+    meaning: "a ratio down to 1 − this under the target changes nothing",
+};
+pub const MAX_UP_PERCENT: Setting = Setting {
+    variable: "LOGSCALE_MAX_UP_PERCENT",
+    parameter: Some("MaxUpPercent"),
+    default: Fallback::Value("200"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 1000.0,
+        whole: false,
+    },
+    meaning: "a run adds at most the larger of this % of the capacity and `LOGSCALE_MAX_UP_STEP`",
+};
+pub const MAX_UP_STEP: Setting = Setting {
+    variable: "LOGSCALE_MAX_UP_STEP",
+    parameter: Some("MaxUpStep"),
+    default: Fallback::Value("4"),
+    allowed: COUNT,
+    meaning: "a run adds at most the larger of `LOGSCALE_MAX_UP_PERCENT` and this many instances",
+};
+pub const MAX_DOWN_PERCENT: Setting = Setting {
+    variable: "LOGSCALE_MAX_DOWN_PERCENT",
+    parameter: Some("MaxDownPercent"),
+    default: Fallback::Value("20"),
+    allowed: PERCENT,
+    meaning:
+        "a run removes at most the larger of this % of the capacity and `LOGSCALE_MAX_DOWN_STEP`",
+};
+pub const MAX_DOWN_STEP: Setting = Setting {
+    variable: "LOGSCALE_MAX_DOWN_STEP",
+    parameter: Some("MaxDownStep"),
+    default: Fallback::Value("1"),
+    allowed: COUNT,
+    meaning:
+        "a run removes at most the larger of `LOGSCALE_MAX_DOWN_PERCENT` and this many instances",
+};
+pub const STABILIZATION_MINUTES: Setting = Setting {
+    variable: "LOGSCALE_STABILIZATION_MINUTES",
+    parameter: Some("StabilizationMinutes"),
+    default: Fallback::Value("15"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 1440.0,
+        whole: false,
+    },
+    meaning: "scale-in to the highest recommendation of this window",
+};
+pub const FAILSAFE_RUNS: Setting = Setting {
+    variable: "LOGSCALE_FAILSAFE_RUNS",
+    parameter: Some("FailsafeRuns"),
+    default: Fallback::Value("0"),
+    allowed: COUNT,
+    meaning: "step out after this many runs in a row without any signal (`0`: never)",
+};
+pub const FAILSAFE_STEP: Setting = Setting {
+    variable: "LOGSCALE_FAILSAFE_STEP",
+    parameter: Some("FailsafeStep"),
+    default: Fallback::Value("1"),
+    allowed: COUNT,
+    meaning: "how many instances the fail-safe adds",
+};
+pub const WARMUP_SECONDS: Setting = Setting {
+    variable: "LOGSCALE_WARMUP_SECONDS",
+    parameter: Some("WarmupSeconds"),
+    default: Fallback::Value("300"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 86_400.0,
+        whole: false,
+    },
+    meaning: "younger instances stay out of the averages and hold scale-ins",
+};
+pub const PAUSED: Setting = Setting {
+    variable: "LOGSCALE_PAUSED",
+    parameter: Some("Paused"),
+    default: Fallback::Value("false"),
+    allowed: Allowed::Boolean,
+    meaning: "decide and record, change nothing",
+};
+pub const STATE_KEY: Setting = Setting {
+    variable: "LOGSCALE_STATE_KEY",
+    parameter: Some("StateKey"),
+    default: Fallback::Derived("`logscale-state/<group>.json`"),
+    allowed: KEY,
+    meaning: "the state object's key in the log bucket",
+};
+
+/// Every setting, in the README's order.
+pub const SETTINGS: &[Setting] = &[
+    BUCKET,
+    PREFIX,
+    GROUP,
+    WINDOW_MINUTES,
+    METRICS_MINUTES,
+    CPU_HIGH,
+    CPU_LOW,
+    ERROR_RATE,
+    SLOW_RATE,
+    SLOW_MS,
+    DRY_RUN,
+    HONOR_COOLDOWN,
+    FETCH_CONCURRENCY,
+    RESERVE_SECONDS,
+    S3_PATH_STYLE,
+    FORMAT,
+    ERRORS,
+    REQUEST_TIME_UNIT,
+    JSON_STATUS_KEY,
+    JSON_LATENCY_KEYS,
+    JSON_LATENCY_UNIT,
+    JSON_LEVEL_KEY,
+    POLICY,
+    TARGET_CPU,
+    TARGET_MEMORY,
+    TARGET_LATENCY_MS,
+    LATENCY_PERCENTILE,
+    TOLERANCE_UP,
+    TOLERANCE_DOWN,
+    MAX_UP_PERCENT,
+    MAX_UP_STEP,
+    MAX_DOWN_PERCENT,
+    MAX_DOWN_STEP,
+    STABILIZATION_MINUTES,
+    FAILSAFE_RUNS,
+    FAILSAFE_STEP,
+    WARMUP_SECONDS,
+    PAUSED,
+    STATE_KEY,
+];
+
+/// The entry for `variable`, if it is a setting.
+pub fn find(variable: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.variable == variable)
+}
+
+impl Setting {
+    /// The README's default cell: `(required)`, the value in backticks, or `(how it is derived)`.
+    pub fn default_text(&self) -> String {
+        match self.default {
+            Fallback::Required => "(required)".to_string(),
+            Fallback::Value(v) => code(v),
+            Fallback::Derived(how) => format!("({how})"),
+            Fallback::TemplateDiffers { unset, template } => {
+                format!("{} (template: {})", code(unset), code(template))
+            }
+        }
+    }
+
+    /// The README's allowed cell.
+    pub fn allowed_text(&self) -> String {
+        match self.allowed {
+            Allowed::Number { min, max, whole } => {
+                let range = format!("{} to {}", code(&min.to_string()), code(&max.to_string()));
+                if whole {
+                    format!("whole number, {range}")
+                } else {
+                    range
+                }
+            }
+            Allowed::OneOf(choices) => {
+                let choices: Vec<String> = choices.iter().map(|c| code(c)).collect();
+                one_of(&choices)
+            }
+            Allowed::Boolean => format!("{} or {}", code("true"), code("false")),
+            Allowed::BucketName => "an S3 bucket name".to_string(),
+            Allowed::Text { max_len: Some(n) } => format!("up to {n} characters"),
+            Allowed::Text { max_len: None } => "text".to_string(),
+            Allowed::List => "names separated by commas".to_string(),
+        }
+    }
+
+    /// The CloudFormation Parameter type that carries the setting.
+    pub fn template_type(&self) -> &'static str {
+        match self.allowed {
+            Allowed::Number { .. } => "Number",
+            Allowed::OneOf(choices) if choices.iter().all(|c| c.parse::<f64>().is_ok()) => "Number",
+            _ => "String",
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`: how an error message and the README list choices.
+pub fn one_of(choices: &[String]) -> String {
+    match choices {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A value in Markdown code, `""` for the empty one.
+fn code(value: &str) -> String {
+    if value.is_empty() {
+        "`\"\"`".to_string()
+    } else {
+        format!("`{value}`")
+    }
+}
+
+#[cfg(test)]
+mod tests;
