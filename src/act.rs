@@ -27,7 +27,7 @@ pub async fn apply<G: ScalingGroups>(
     dry_run: bool,
     honor_cooldown: bool,
 ) -> Outcome {
-    if decision.action() == Action::Hold || decision.to == decision.from {
+    if decision.action() == Action::Hold {
         return Outcome {
             decision,
             applied: false,

@@ -10,7 +10,7 @@ use crate::act::{apply, Outcome};
 use crate::config::Config;
 use crate::decide::{decide, Decision, Rule, Signals};
 use crate::fetch::{fetch_window, FetchReport, Source};
-use crate::observe::{observe, Fleet};
+use crate::observe::{observe, Fleet, FleetLoad};
 use crate::parse::summary::LogMetrics;
 use crate::ports::{
     Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, Services, StateStore,
@@ -109,18 +109,7 @@ where
             error: None,
         },
         Some(capacity) => {
-            let signals = Signals {
-                cpu_percent: load.cpu_percent,
-                memory_percent: load.memory_percent,
-                error_rate: fetched.summary.error_rate(),
-                slow_rate: fetched.summary.slow_rate(),
-                latency_ms: fetched
-                    .summary
-                    .quantile_ms(f64::from(cfg.policy.latency_percentile) / 100.0),
-                logs_complete: fetched.condition.is_complete(),
-                counted_instances: load.counted,
-                cpu_complete: load.cpu_complete,
-            };
+            let signals = signals(cfg, &fetched, &load);
             let (decision, next_state) = decide(
                 &cfg.policy,
                 &signals,
@@ -129,36 +118,16 @@ where
                 &loaded.state,
                 opts.now,
             );
-            // The state is written before acting, and only if nobody else wrote it since it
-            // was read: of two overlapping runs, at most one acts.
-            let expected = loaded.etag.as_deref().filter(|_| loaded.existed);
-            let decision = match svc
-                .logs
-                .save(&cfg.bucket, &cfg.state_key, next_state.encode(), expected)
-                .await
-            {
-                Ok(SaveOutcome::Saved) => {
-                    state_record.saved = true;
-                    decision
-                }
-                Ok(SaveOutcome::Conflict) => decision.into_hold(
-                    Rule::StateConflict,
-                    "another run updated the policy state since this one read it",
-                ),
-                Err(e) => {
-                    errors.push(format!("saving s3://{}/{}: {e}", cfg.bucket, cfg.state_key));
-                    // Without saved state a later run may repeat this step. More capacity is
-                    // the safe side of that; a scale-in waits until the state can be kept.
-                    if decision.to > decision.from {
-                        decision
-                    } else {
-                        decision.into_hold(
-                            Rule::StateUnsaved,
-                            "the policy state could not be saved; a scale-in waits until it can",
-                        )
-                    }
-                }
-            };
+            let decision = save_state(
+                cfg,
+                &svc.logs,
+                &loaded,
+                next_state,
+                decision,
+                &mut state_record,
+                &mut errors,
+            )
+            .await;
             apply(
                 &svc.groups,
                 &cfg.group,
@@ -191,6 +160,63 @@ where
         state: state_record,
         errors,
         duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// What the policy reads: the fleet's load and the window's logs.
+fn signals(cfg: &Config, fetched: &FetchReport, load: &FleetLoad) -> Signals {
+    Signals {
+        cpu_percent: load.cpu_percent,
+        memory_percent: load.memory_percent,
+        error_rate: fetched.summary.error_rate(),
+        slow_rate: fetched.summary.slow_rate(),
+        latency_ms: fetched
+            .summary
+            .quantile_ms(f64::from(cfg.policy.latency_percentile) / 100.0),
+        logs_complete: fetched.condition.is_complete(),
+        counted_instances: load.counted,
+        cpu_complete: load.cpu_complete,
+    }
+}
+
+/// Writes the next state before acting, and only if nobody else wrote it since it was read:
+/// of two overlapping runs, at most one acts. Returns the decision as it may now be carried
+/// out.
+async fn save_state<S: StateStore>(
+    cfg: &Config,
+    store: &S,
+    loaded: &LoadedState,
+    next_state: State,
+    decision: Decision,
+    record: &mut StateRecord,
+    errors: &mut Vec<String>,
+) -> Decision {
+    let expected = loaded.etag.as_deref().filter(|_| loaded.existed);
+    match store
+        .save(&cfg.bucket, &cfg.state_key, next_state.encode(), expected)
+        .await
+    {
+        Ok(SaveOutcome::Saved) => {
+            record.saved = true;
+            decision
+        }
+        Ok(SaveOutcome::Conflict) => decision.into_hold(
+            Rule::StateConflict,
+            "another run updated the policy state since this one read it",
+        ),
+        Err(e) => {
+            errors.push(format!("saving s3://{}/{}: {e}", cfg.bucket, cfg.state_key));
+            // Without saved state a later run may repeat this step. More capacity is the safe
+            // side of that; a scale-in waits until the state can be kept.
+            if decision.to > decision.from {
+                decision
+            } else {
+                decision.into_hold(
+                    Rule::StateUnsaved,
+                    "the policy state could not be saved; a scale-in waits until it can",
+                )
+            }
+        }
     }
 }
 

@@ -44,6 +44,13 @@ pub async fn services_from_env(s3_path_style: Option<bool>) -> AwsServices {
     services_from_sdk_config(&sdk, path_style(s3_path_style))
 }
 
+/// An S3 store for uploads (`logscale loggen --s3`), from the environment's AWS configuration
+/// without the cycle's call time limits: a large body may take longer than a cycle's call.
+pub async fn uploader_from_env(s3_path_style: Option<bool>) -> S3LogStore {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    S3LogStore::new(s3::client(&sdk, path_style(s3_path_style)))
+}
+
 /// Builds every client from an already loaded configuration.
 pub fn services_from_sdk_config(sdk: &aws_config::SdkConfig, s3_path_style: bool) -> AwsServices {
     Services {

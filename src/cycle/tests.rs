@@ -479,3 +479,89 @@ async fn a_corrupt_object_is_named_and_the_rest_still_counts() {
     assert_eq!(record.logs.metrics.requests, 2000);
     assert_eq!(record.decision.to, 3, "a scale-out needs no complete logs");
 }
+
+#[tokio::test]
+async fn a_state_that_cannot_be_read_starts_fresh_and_still_acts() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::error("GetObject", "SlowDown").on(STATE_KEY).times(1));
+    let record = run(&cloud, &config(&[]), false).await;
+    let note = record.state.note.as_deref().unwrap_or_default();
+    assert!(note.contains("could not read the state"), "{note}");
+    assert!(note.contains("SlowDown"), "{note}");
+    assert!(
+        record.state.saved,
+        "no state existed, so the first write wins"
+    );
+    assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
+}
+
+#[tokio::test]
+async fn a_group_shrunk_between_two_reads_makes_the_change_fail_and_hold() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let mut shrunk = cloud.group(GROUP).unwrap();
+    shrunk.max = 2;
+    cloud.change_group_after(0, shrunk);
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(
+        record.capacity.map(|c| c.max),
+        Some(10),
+        "decided on the first read"
+    );
+    assert_eq!(
+        (record.decision.action(), record.decision.to),
+        (Action::Hold, 2)
+    );
+    assert_eq!(rules(&record).last().unwrap(), "set_capacity_failed");
+    assert!(!record.applied);
+    assert!(record.errors.iter().any(|e| e.contains("ValidationError")));
+    assert_eq!(cloud.group(GROUP).unwrap().desired, 2);
+}
+
+#[tokio::test]
+async fn a_paused_autoscaler_decides_and_records_but_holds() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let record = run(&cloud, &config(&[("LOGSCALE_PAUSED", "true")]), false).await;
+    assert_eq!(
+        (record.decision.action(), record.decision.to),
+        (Action::Hold, 2)
+    );
+    assert_eq!(rules(&record).last().unwrap(), "paused");
+    assert!(
+        record.decision.signals.iter().any(|s| s.proposal == 3),
+        "the proposal is kept"
+    );
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test]
+async fn gzip_is_recognised_by_its_bytes_whatever_the_key_says() {
+    use std::io::Write;
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&healthy_logs(500)).unwrap();
+    cloud.put_object(
+        BUCKET,
+        "logs/app-2.log",
+        gz.finish().unwrap(),
+        now() - chrono::Duration::minutes(1),
+    );
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.logs.condition, LogCondition::Complete);
+    assert_eq!(record.logs.metrics.requests, 2500);
+    assert_eq!(record.logs.metrics.unparsed, 0);
+}
+
+/// The record is the product's contract (documented field by field in the README): its keys,
+/// their order and the wording of a typical scale-out stay as they are unless changed on
+/// purpose. `duration_ms` is the one field that varies between runs; it is zeroed.
+#[tokio::test]
+async fn the_records_json_is_the_documented_contract() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let mut record = run(&cloud, &config(&[]), false).await;
+    record.duration_ms = 0;
+    let expected = include_str!("record.golden.json");
+    assert_eq!(
+        serde_json::to_string_pretty(&record).unwrap(),
+        expected.trim_end()
+    );
+}

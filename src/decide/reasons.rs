@@ -168,17 +168,43 @@ mod tests {
         }
     }
 
+    /// The record's contract: every rule's spelling, as the README documents it. A renamed
+    /// variant fails here, not in a user's alarm filter.
     #[test]
-    fn rules_are_spelled_in_snake_case() {
+    fn every_rule_keeps_its_spelling_in_the_record() {
         let spelled = [
             (Rule::OutsideLimits, "outside_limits"),
+            (Rule::NoData, "no_data"),
+            (Rule::AtMax, "at_max"),
+            (Rule::AtMin, "at_min"),
             (Rule::WarmUpWait, "warm_up_wait"),
+            (Rule::Proposal, "proposal"),
+            (Rule::FailSafe, "fail_safe"),
+            (Rule::GuardRail, "guard_rail"),
+            (Rule::MissingData, "missing_data"),
+            (Rule::Stabilized, "stabilized"),
             (Rule::ScaleInWaits, "scale_in_waits"),
+            (Rule::LimitUp, "limit_up"),
+            (Rule::LimitDown, "limit_down"),
+            (Rule::CpuHigh, "cpu_high"),
             (Rule::ErrorRateHigh, "error_rate_high"),
+            (Rule::SlowRateHigh, "slow_rate_high"),
+            (Rule::CpuLow, "cpu_low"),
+            (Rule::MissingLogs, "missing_logs"),
+            (Rule::Steady, "steady"),
+            (Rule::Paused, "paused"),
+            (Rule::GroupUnavailable, "group_unavailable"),
+            (Rule::StateConflict, "state_conflict"),
+            (Rule::StateUnsaved, "state_unsaved"),
+            (Rule::DryRun, "dry_run"),
+            (Rule::ActivityInProgress, "activity_in_progress"),
+            (Rule::ResourceContention, "resource_contention"),
             (Rule::SetCapacityFailed, "set_capacity_failed"),
         ];
         for (rule, name) in spelled {
             assert_eq!(serde_json::to_value(rule).unwrap(), name);
         }
+        let names: std::collections::BTreeSet<&str> = spelled.iter().map(|(_, n)| *n).collect();
+        assert_eq!(names.len(), 27, "every rule once");
     }
 }

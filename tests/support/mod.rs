@@ -258,24 +258,13 @@ pub async fn put_generated(
     key: &str,
     spec: &logscale::sample_logs::LogGenSpec,
 ) -> logscale::sample_logs::LogGenStats {
-    use std::io::Write;
-    let mut plain = Vec::new();
-    let stats = logscale::sample_logs::generate(spec, &mut plain).unwrap();
-    let body = if key.ends_with(".gz") {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(&plain).unwrap();
-        e.finish().unwrap()
-    } else {
-        plain
-    };
-    let sdk = sdk_config().await;
-    logscale::aws::s3::client(&sdk, true)
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body.into())
-        .send()
+    let mut body = Vec::new();
+    let stats = logscale::sample_logs::generate_to(spec, &mut body, key.ends_with(".gz")).unwrap();
+    let store =
+        logscale::aws::S3LogStore::new(logscale::aws::s3::client(&sdk_config().await, true));
+    store
+        .put(bucket, key, body)
         .await
-        .expect("put_object to the stand-in");
+        .expect("PutObject to the stand-in");
     stats
 }

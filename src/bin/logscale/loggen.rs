@@ -111,9 +111,8 @@ async fn upload(spec: &LogGenSpec, url: &str, gzip: bool) -> Result<()> {
     );
     let mut body = Vec::new();
     let stats = generate_to(spec, &mut body, gzip)?;
-    let services = logscale::aws::services_from_env(path_style).await;
-    services
-        .logs
+    logscale::aws::uploader_from_env(path_style)
+        .await
         .put(bucket, &key, body)
         .await
         .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
