@@ -7,6 +7,9 @@
 
 use serde::Serialize;
 
+use tokio::time::Instant;
+
+use crate::budget::within;
 use crate::decide::{Action, Decision, Rule};
 use crate::ports::{ScalingGroups, ServiceError};
 
@@ -26,6 +29,7 @@ pub async fn apply<G: ScalingGroups>(
     decision: Decision,
     dry_run: bool,
     honor_cooldown: bool,
+    by: Option<Instant>,
 ) -> Outcome {
     if decision.action() == Action::Hold {
         return Outcome {
@@ -47,7 +51,13 @@ pub async fn apply<G: ScalingGroups>(
             error: None,
         };
     }
-    match groups.set_desired(group, decision.to, honor_cooldown).await {
+    match within(
+        by,
+        "SetDesiredCapacity",
+        groups.set_desired(group, decision.to, honor_cooldown),
+    )
+    .await
+    {
         Ok(()) => Outcome {
             decision,
             applied: true,
@@ -66,6 +76,13 @@ pub async fn apply<G: ScalingGroups>(
                         "AWS reported contention on the group ({}); holding",
                         e.message
                     ),
+                )
+            } else if e.is_out_of_time() {
+                (
+                    Rule::SetCapacityFailed,
+                    "SetDesiredCapacity did not answer within the cycle's time budget; whether \
+                     the group changed is unknown until the next run reads it; holding"
+                        .to_string(),
                 )
             } else {
                 (Rule::SetCapacityFailed, format!("{e}; holding"))
@@ -119,7 +136,7 @@ mod tests {
     #[tokio::test]
     async fn applies_with_honor_cooldown() {
         let r = Recorder::default();
-        let o = apply(&r, "web", up(), false, true).await;
+        let o = apply(&r, "web", up(), false, true, None).await;
         assert!(o.applied);
         assert_eq!(*r.calls.lock().unwrap(), [(3, true)]);
     }
@@ -127,10 +144,18 @@ mod tests {
     #[tokio::test]
     async fn dry_run_and_hold_make_no_call() {
         let r = Recorder::default();
-        let o = apply(&r, "web", up(), true, true).await;
+        let o = apply(&r, "web", up(), true, true, None).await;
         assert!(!o.applied);
         assert_eq!(o.decision.to, 3, "a dry run still reports what it would do");
-        let o = apply(&r, "web", Decision::hold(2, Rule::Steady, "x"), false, true).await;
+        let o = apply(
+            &r,
+            "web",
+            Decision::hold(2, Rule::Steady, "x"),
+            false,
+            true,
+            None,
+        )
+        .await;
         assert!(!o.applied);
         assert!(r.calls.lock().unwrap().is_empty());
     }
@@ -146,7 +171,7 @@ mod tests {
                 fail_with: Some(ServiceError::new("SetDesiredCapacity", Some(code), "busy")),
                 ..Recorder::default()
             };
-            let o = apply(&r, "web", up(), false, true).await;
+            let o = apply(&r, "web", up(), false, true, None).await;
             assert!(!o.applied, "{code}");
             assert_eq!(o.decision.action(), Action::Hold, "{code}");
             assert_eq!(o.decision.to, 2, "{code}");

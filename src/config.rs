@@ -51,9 +51,11 @@ pub struct Config {
     pub honor_cooldown: bool,
     /// How many log objects are downloaded and parsed at once.
     pub fetch_concurrency: usize,
-    /// Time kept back from the invocation's deadline for observing, deciding and acting.
+    /// Time kept back from the invocation's deadline for saving, acting and the record (see
+    /// `budget`).
     pub reserve: Duration,
-    /// How log lines are read: format, error rule, units, JSON keys (and the slow threshold).
+    /// How log lines are read: format, error rule, units, JSON keys, the slow threshold and
+    /// the cap on one object's decoded text.
     pub parse: ParseOptions,
     /// Path-style S3 addressing when set; `None` leaves it to the endpoint (see
     /// `aws::services_from_env`).
@@ -99,7 +101,8 @@ impl Config {
         }
         let fetch_concurrency = count(&get, &settings::FETCH_CONCURRENCY)?;
         let reserve = number(&get, &settings::RESERVE_SECONDS)?;
-        let parse = parse_options(&get, thresholds.slow_ms)?;
+        let max_object_bytes = byte_count(&get, &settings::MAX_OBJECT_BYTES)?;
+        let parse = parse_options(&get, thresholds.slow_ms, Some(max_object_bytes))?;
         let policy = policy(&get, thresholds)?;
         let state_key = optional_text(&get, &settings::STATE_KEY)?
             .unwrap_or_else(|| format!("logscale-state/{group}.json"));
@@ -123,10 +126,16 @@ impl Config {
 }
 
 /// The log-reading settings alone (slow threshold, format, error rule, units, JSON keys), for
-/// `logscale analyze`, which reads local files and needs no bucket or group.
+/// `logscale analyze`, which reads local files and needs no bucket or group. Unlike the cycle,
+/// it caps an object's decoded text only when `LOGSCALE_MAX_OBJECT_BYTES` is set: a local file
+/// is the user's own, and a cap nobody asked for would quietly leave the rest of it uncounted.
 pub fn log_settings(lookup: impl Fn(&str) -> Option<String>) -> Result<ParseOptions, ConfigError> {
     let get = trimmed(lookup);
-    parse_options(&get, number(&get, &settings::SLOW_MS)?)
+    let max_object_bytes = match get(settings::MAX_OBJECT_BYTES.variable) {
+        Some(_) => Some(byte_count(&get, &settings::MAX_OBJECT_BYTES)?),
+        None => None,
+    };
+    parse_options(&get, number(&get, &settings::SLOW_MS)?, max_object_bytes)
 }
 
 /// `LOGSCALE_S3_PATH_STYLE` alone, for S3 clients built outside a cycle (`logscale loggen --s3`).
@@ -175,10 +184,11 @@ fn policy(
     })
 }
 
-/// The log-reading settings, with the slow threshold already read.
+/// The log-reading settings, with the slow threshold and the cap already read.
 fn parse_options(
     get: &impl Fn(&str) -> Option<String>,
     slow_ms: f64,
+    max_object_bytes: Option<u64>,
 ) -> Result<ParseOptions, ConfigError> {
     let json = JsonMapping {
         status: text(get, &settings::JSON_STATUS_KEY)?,
@@ -192,6 +202,7 @@ fn parse_options(
         errors: parsed::<ErrorRule>(get, &settings::ERRORS)?,
         request_time_unit: optional_parsed(get, &settings::REQUEST_TIME_UNIT)?,
         json,
+        max_object_bytes,
     })
 }
 
@@ -333,6 +344,14 @@ fn number(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<f6
 /// A whole number setting (its range keeps it within `u32`).
 fn count(get: &impl Fn(&str) -> Option<String>, setting: &Setting) -> Result<u32, ConfigError> {
     Ok(number(get, setting)? as u32)
+}
+
+/// A whole number of bytes (its range, at most 64 GiB, is exact in an `f64`).
+fn byte_count(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<u64, ConfigError> {
+    Ok(number(get, setting)? as u64)
 }
 
 /// One of the entry's words, any case, as the table spells it.
@@ -631,7 +650,12 @@ mod tests {
                 .collect();
             move |k: &str| map.get(k).cloned()
         };
-        assert_eq!(log_settings(lookup(&[])), Ok(config(&BASE).unwrap().parse));
+        // The same, except that the cycle caps an object's text by default and analyze only
+        // when asked (see `max_object_bytes_caps_the_cycle_and_analyze_only_when_set`).
+        let mut cycle = config(&BASE).unwrap().parse;
+        assert_eq!(cycle.max_object_bytes, Some(1 << 30));
+        cycle.max_object_bytes = None;
+        assert_eq!(log_settings(lookup(&[])), Ok(cycle));
         let p = log_settings(lookup(&[
             ("LOGSCALE_SLOW_MS", " 250 "),
             ("LOGSCALE_ERRORS", "status"),
@@ -644,6 +668,44 @@ mod tests {
             assert!(
                 err.to_string().starts_with("LOGSCALE_SLOW_MS="),
                 "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_object_bytes_caps_the_cycle_and_analyze_only_when_set() {
+        assert_eq!(
+            config(&BASE).unwrap().parse.max_object_bytes,
+            Some(1_073_741_824)
+        );
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_MAX_OBJECT_BYTES", "1048576"));
+        assert_eq!(
+            config(&pairs).unwrap().parse.max_object_bytes,
+            Some(1 << 20)
+        );
+        let analyze = |value: &'static str| {
+            log_settings(move |k| (k == "LOGSCALE_MAX_OBJECT_BYTES").then(|| value.to_string()))
+        };
+        assert_eq!(analyze("").unwrap().max_object_bytes, None);
+        assert_eq!(
+            analyze("68719476736").unwrap().max_object_bytes,
+            Some(64 << 30)
+        );
+        // The same limits for both: a cap below 1 MiB would cut ordinary objects, and bytes
+        // are whole.
+        for bad in ["1048575", "68719476737", "1048576.5", "1GiB"] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("LOGSCALE_MAX_OBJECT_BYTES", bad));
+            let msg = config(&pairs).unwrap_err().to_string();
+            assert!(
+                msg.starts_with("LOGSCALE_MAX_OBJECT_BYTES="),
+                "{bad}: {msg}"
+            );
+            let msg = analyze(bad).unwrap_err().to_string();
+            assert!(
+                msg.starts_with("LOGSCALE_MAX_OBJECT_BYTES="),
+                "{bad}: {msg}"
             );
         }
     }

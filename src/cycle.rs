@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use crate::act::{apply, Outcome};
+use crate::budget::{within, Budget};
 use crate::config::Config;
 use crate::decide::{decide, Decision, Rule, Signals};
 use crate::fetch::{fetch_window, FetchReport, Source};
@@ -15,7 +16,7 @@ use crate::parse::summary::LogMetrics;
 use crate::ports::{
     Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, Services, StateStore,
 };
-use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window};
+use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES};
 use crate::state::State;
 
 /// What varies per invocation.
@@ -50,9 +51,7 @@ where
 {
     let started = std::time::Instant::now();
     let window = window(cfg, opts.now);
-    let fetch_deadline = opts
-        .deadline
-        .map(|d| d.checked_sub(cfg.reserve).unwrap_or(d));
+    let budget = Budget::new(opts.deadline, cfg.reserve);
     let not_logs = [cfg.state_key.as_str()];
 
     let (fetched, observed, loaded) = tokio::join!(
@@ -66,7 +65,7 @@ where
             (window.start, window.end),
             &cfg.parse,
             cfg.fetch_concurrency,
-            fetch_deadline,
+            budget.gather_by,
         ),
         observe(
             &svc.groups,
@@ -74,8 +73,9 @@ where
             &svc.metrics,
             &cfg.group,
             (window.metrics_start, window.end),
+            budget.gather_by,
         ),
-        load_state(cfg, &svc.logs),
+        load_state(cfg, &svc.logs, budget.gather_by),
     );
     let warmup = chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
     let fleet = Fleet::from_observation(observed, warmup, opts.now);
@@ -118,22 +118,27 @@ where
                 &loaded.state,
                 opts.now,
             );
-            let decision = save_state(
+            let (decision, saved) = save_state(
                 cfg,
+                budget.save_by,
                 &svc.logs,
                 &loaded,
                 next_state,
                 decision,
-                &mut state_record,
-                &mut errors,
             )
             .await;
+            match saved {
+                Saved::Yes => state_record.saved = true,
+                Saved::Conflict => {}
+                Saved::Failed(error) => errors.push(error),
+            }
             apply(
                 &svc.groups,
                 &cfg.group,
                 decision,
                 opts.dry_run,
                 cfg.honor_cooldown,
+                budget.act_by,
             )
             .await
         }
@@ -151,7 +156,8 @@ where
         window,
         logs: logs_record(&fetched),
         capacity,
-        instances: fleet.instance_records(),
+        instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
+        instances: fleet.instance_records(MAX_INSTANCES),
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
         decision: outcome.decision,
@@ -181,43 +187,50 @@ fn signals(cfg: &Config, fetched: &FetchReport, load: &FleetLoad) -> Signals {
 
 /// Writes the next state before acting, and only if nobody else wrote it since it was read:
 /// of two overlapping runs, at most one acts. Returns the decision as it may now be carried
-/// out.
+/// out, and the failure to report if the write failed.
 async fn save_state<S: StateStore>(
     cfg: &Config,
+    by: Option<Instant>,
     store: &S,
     loaded: &LoadedState,
     next_state: State,
     decision: Decision,
-    record: &mut StateRecord,
-    errors: &mut Vec<String>,
-) -> Decision {
+) -> (Decision, Saved) {
     let expected = loaded.etag.as_deref().filter(|_| loaded.existed);
-    match store
-        .save(&cfg.bucket, &cfg.state_key, next_state.encode(), expected)
-        .await
-    {
-        Ok(SaveOutcome::Saved) => {
-            record.saved = true;
-            decision
-        }
-        Ok(SaveOutcome::Conflict) => decision.into_hold(
-            Rule::StateConflict,
-            "another run updated the policy state since this one read it",
+    let save = store.save(&cfg.bucket, &cfg.state_key, next_state.encode(), expected);
+    match within(by, "PutObject", save).await {
+        Ok(SaveOutcome::Saved) => (decision, Saved::Yes),
+        Ok(SaveOutcome::Conflict) => (
+            decision.into_hold(
+                Rule::StateConflict,
+                "another run updated the policy state since this one read it",
+            ),
+            Saved::Conflict,
         ),
         Err(e) => {
-            errors.push(format!("saving s3://{}/{}: {e}", cfg.bucket, cfg.state_key));
+            let error = format!("saving s3://{}/{}: {e}", cfg.bucket, cfg.state_key);
             // Without saved state a later run may repeat this step. More capacity is the safe
             // side of that; a scale-in waits until the state can be kept.
-            if decision.to > decision.from {
+            let decision = if decision.to > decision.from {
                 decision
             } else {
                 decision.into_hold(
                     Rule::StateUnsaved,
                     "the policy state could not be saved; a scale-in waits until it can",
                 )
-            }
+            };
+            (decision, Saved::Failed(error))
         }
     }
+}
+
+/// How the state's write ended.
+enum Saved {
+    Yes,
+    /// Another run wrote first.
+    Conflict,
+    /// The write failed, in these words.
+    Failed(String),
 }
 
 fn window(cfg: &Config, now: DateTime<Utc>) -> Window {
@@ -230,14 +243,14 @@ fn window(cfg: &Config, now: DateTime<Utc>) -> Window {
     }
 }
 
-async fn load_state<S: StateStore>(cfg: &Config, store: &S) -> LoadedState {
+async fn load_state<S: StateStore>(cfg: &Config, store: &S, by: Option<Instant>) -> LoadedState {
     let fresh = |note: Option<String>, existed, etag| LoadedState {
         state: State::default(),
         etag,
         existed,
         note,
     };
-    match store.load(&cfg.bucket, &cfg.state_key).await {
+    match within(by, "GetObject", store.load(&cfg.bucket, &cfg.state_key)).await {
         Ok(None) => fresh(None, false, None),
         Ok(Some(stored)) => match State::decode(&stored.bytes) {
             Ok(state) => LoadedState {
@@ -268,6 +281,7 @@ fn logs_record(f: &FetchReport) -> LogsRecord {
         objects_read: f.objects_read,
         formats: f.formats.clone(),
         problems: f.problems.clone(),
+        problems_omitted: f.problems_omitted,
         metrics: LogMetrics::from(&f.summary),
     }
 }

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::budget::within;
 use crate::parse::{Encoding, Format, LogSummary, ObjectSink, ParseOptions};
 use crate::ports::{LogStore, ObjectInfo};
 
@@ -58,9 +59,26 @@ pub struct FetchReport {
     pub summary: LogSummary,
     /// How many objects were read in each format.
     pub formats: BTreeMap<Format, usize>,
+    /// At most [`MAX_PROBLEMS`] of them, by key; the rest are only counted.
     pub problems: Vec<ObjectProblem>,
+    /// Problems beyond [`MAX_PROBLEMS`], counted but not listed.
+    pub problems_omitted: usize,
     /// A listing failure, in the service's words.
     pub list_error: Option<String>,
+}
+
+impl FetchReport {
+    /// Keeps the [`MAX_PROBLEMS`] smallest keys, counts the rest.
+    fn note_problem(&mut self, problem: ObjectProblem) {
+        self.problems.push(problem);
+        if self.problems.len() > MAX_PROBLEMS {
+            let largest = (0..self.problems.len())
+                .max_by(|&a, &b| self.problems[a].key.cmp(&self.problems[b].key))
+                .expect("not empty");
+            self.problems.swap_remove(largest);
+            self.problems_omitted += 1;
+        }
+    }
 }
 
 /// Where the logs are.
@@ -97,8 +115,12 @@ pub fn listing_prefixes(prefix: &str, start: DateTime<Utc>, end: DateTime<Utc>) 
     prefixes
 }
 
-/// The objects last modified in `(start, end]`, oldest first. Pure, so the window rule is
-/// tested without a store.
+/// How many object problems the record lists; the rest are counted, so a window of thousands
+/// of broken objects still makes one record of bounded size (one CloudWatch Logs event).
+pub const MAX_PROBLEMS: usize = 50;
+
+/// The objects last modified in `(start, end]`, newest first (when time runs short, the
+/// newest logs are the ones read). Pure, so the window rule is tested without a store.
 pub fn select_in_window(
     mut objects: Vec<ObjectInfo>,
     start: DateTime<Utc>,
@@ -106,16 +128,18 @@ pub fn select_in_window(
 ) -> Vec<ObjectInfo> {
     objects.retain(|o| o.last_modified > start && o.last_modified <= end);
     objects.sort_by(|a, b| {
-        a.last_modified
-            .cmp(&b.last_modified)
+        b.last_modified
+            .cmp(&a.last_modified)
             .then_with(|| a.key.cmp(&b.key))
     });
     objects
 }
 
 /// Lists the prefix, selects the window and reads it, `concurrency` objects at a time.
-/// Objects not finished by `deadline` are reported as problems, not waited for; keys in
-/// `ignore` (the policy's own state object) are never read as logs.
+/// Listing stops at `deadline` (the window then counts as not listed); objects not finished by
+/// then are reported as problems, not waited for. Each object's summary is merged as soon as it
+/// is read, so memory does not grow with the number of objects. Keys in `ignore` (the policy's
+/// own state object) are never read as logs.
 pub async fn fetch_window<L: LogStore + Clone + 'static>(
     store: &L,
     source: Source<'_>,
@@ -137,11 +161,12 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         summary: LogSummary::default(),
         formats: BTreeMap::new(),
         problems: Vec::new(),
+        problems_omitted: 0,
         list_error: None,
     };
     let mut listed = Vec::new();
     for list_prefix in listing_prefixes(prefix, start, end) {
-        match store.list(bucket, &list_prefix).await {
+        match within(deadline, "ListObjectsV2", store.list(bucket, &list_prefix)).await {
             Ok(objects) => listed.extend(objects),
             Err(e) => {
                 report.condition = if e.is("NoSuchBucket") {
@@ -194,16 +219,15 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
             }
         })
         .buffer_unordered(concurrency.max(1));
-    let results: Vec<(String, ObjectRead)> = reads.collect().await;
-
-    for (key, read) in results {
+    let mut reads = std::pin::pin!(reads);
+    while let Some((key, read)) = reads.next().await {
         if let Some((summary, format)) = &read.parsed {
             report.summary.merge(summary);
             report.objects_read += 1;
             *report.formats.entry(*format).or_default() += 1;
         }
         if let Some(problem) = read.problem {
-            report.problems.push(ObjectProblem { key, problem });
+            report.note_problem(ObjectProblem { key, problem });
         }
     }
     report.problems.sort_by(|a, b| a.key.cmp(&b.key));
@@ -321,6 +345,37 @@ mod tests {
             end,
         );
         let keys: Vec<&str> = picked.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(keys, ["a", "c", "b"]);
+        assert_eq!(keys, ["b", "c", "a"], "newest first");
+    }
+
+    #[test]
+    fn problems_beyond_the_cap_are_counted_not_listed() {
+        let mut report = FetchReport {
+            objects_listed: 0,
+            objects_in_window: 0,
+            objects_read: 0,
+            condition: LogCondition::Complete,
+            summary: LogSummary::default(),
+            formats: BTreeMap::new(),
+            problems: Vec::new(),
+            problems_omitted: 0,
+            list_error: None,
+        };
+        // Arrival order is not key order.
+        for i in (0..MAX_PROBLEMS + 30).rev() {
+            report.note_problem(ObjectProblem {
+                key: format!("logs/{i:04}.log"),
+                problem: "corrupt gzip data".into(),
+            });
+        }
+        assert_eq!(report.problems.len(), MAX_PROBLEMS);
+        assert_eq!(report.problems_omitted, 30);
+        let mut keys: Vec<&str> = report.problems.iter().map(|p| p.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys[0], "logs/0000.log");
+        assert_eq!(
+            keys[MAX_PROBLEMS - 1],
+            format!("logs/{:04}.log", MAX_PROBLEMS - 1)
+        );
     }
 }

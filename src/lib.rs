@@ -12,7 +12,7 @@
 //! - `config`: `LOGSCALE_*` environment → validated [`Config`], once.
 //! - `handler`: a Lambda event → per-invocation overrides → one cycle ([`handle`]).
 //! - `cycle`: the pipeline ([`run_cycle`]): fetch ∥ observe ∥ load state → decide → save →
-//!   act → record.
+//!   act → record; `budget` gives each phase its share of the invocation's time.
 //! - `fetch`: which objects are in the window; streamed, bounded-concurrency reads.
 //! - [`parse`]: the log engine (its own crate, `crates/logs`): bytes → lines → summary, plain
 //!   or gzip, in the original, ALB, combined or JSON-lines format; percentiles from a
@@ -40,6 +40,7 @@
 mod act;
 mod analyze;
 pub mod aws;
+mod budget;
 mod config;
 mod cycle;
 mod decide;

@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use tokio::time::Instant;
+
+use crate::budget::within;
 use crate::decide::{Capacity, Conditions};
 use crate::ports::{
     GroupInfo, InstanceInfo, InstanceLoad, Instances, Metrics, ScalingGroups, ServiceError,
@@ -171,10 +174,11 @@ impl Fleet {
         }
     }
 
-    /// The record's view of each member.
-    pub fn instance_records(&self) -> Vec<InstanceRecord> {
+    /// The record's view of the first `limit` members.
+    pub fn instance_records(&self, limit: usize) -> Vec<InstanceRecord> {
         self.members
             .iter()
+            .take(limit)
             .map(|m| InstanceRecord {
                 id: m.id.clone(),
                 lifecycle_state: m.lifecycle_state.clone(),
@@ -194,13 +198,15 @@ impl Fleet {
 }
 
 /// Reads the group, then its instances, their load over `[start, end]` and whether a scaling
-/// activity runs. Never fails: each failed call is in `errors`.
+/// activity runs, each call cut off at `by`. Never fails: each failed or unanswered call is in
+/// `errors`.
 pub async fn observe<G, I, M>(
     groups: &G,
     instances: &I,
     metrics: &M,
     group_name: &str,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
+    by: Option<Instant>,
 ) -> Observation
 where
     G: ScalingGroups,
@@ -208,7 +214,7 @@ where
     M: Metrics,
 {
     let mut obs = Observation::default();
-    let group = match groups.describe(group_name).await {
+    let group = match within(by, "DescribeAutoScalingGroups", groups.describe(group_name)).await {
         Ok(Some(group)) => group,
         Ok(None) => {
             obs.errors.push(format!(
@@ -228,17 +234,21 @@ where
             if ids.is_empty() {
                 Ok(Vec::new())
             } else {
-                instances.describe(&ids).await
+                within(by, "DescribeInstances", instances.describe(&ids)).await
             }
         },
         async {
             if ids.is_empty() {
                 Ok(BTreeMap::new())
             } else {
-                metrics.instance_load(&ids, start, end).await
+                within(by, "GetMetricData", metrics.instance_load(&ids, start, end)).await
             }
         },
-        groups.activity_in_progress(group_name),
+        within(
+            by,
+            "DescribeScalingActivities",
+            groups.activity_in_progress(group_name)
+        ),
     );
     match ec2 {
         Ok(list) => obs.ec2 = list.into_iter().map(|i| (i.id.clone(), i)).collect(),
@@ -348,7 +358,7 @@ mod tests {
                 warming_up: 2
             }
         );
-        let records = fleet.instance_records();
+        let records = fleet.instance_records(usize::MAX);
         let counted: Vec<&str> = records
             .iter()
             .filter(|r| r.counted)

@@ -15,6 +15,9 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Serialize;
 
+/// The code of [`ServiceError::out_of_time`]: logscale's own, never one AWS sends.
+pub const OUT_OF_TIME: &str = "OutOfTime";
+
 /// A failed call to an outside service: which call, the service's error code when it gave one,
 /// and its message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +34,20 @@ impl ServiceError {
             code: code.map(str::to_string),
             message: message.into(),
         }
+    }
+
+    /// The call did not answer within its share of the cycle's time (see `budget`); it was
+    /// cancelled, so whether it took effect is unknown.
+    pub fn out_of_time(operation: &'static str) -> Self {
+        ServiceError::new(
+            operation,
+            Some(OUT_OF_TIME),
+            "no answer within the cycle's time budget (the invocation's deadline less LOGSCALE_RESERVE_SECONDS)",
+        )
+    }
+
+    pub fn is_out_of_time(&self) -> bool {
+        self.is(OUT_OF_TIME)
     }
 
     /// True when the service answered with this error code.

@@ -13,6 +13,10 @@ use crate::fetch::{LogCondition, ObjectProblem};
 use crate::parse::summary::{round2, LogMetrics};
 use crate::parse::Format;
 
+/// How many instances the record lists, so that a large group's record stays one CloudWatch
+/// Logs event (at most 256 KB; an instance takes about 350 bytes).
+pub const MAX_INSTANCES: usize = 100;
+
 #[derive(Debug, Serialize)]
 pub struct DecisionRecord {
     #[serde(serialize_with = "rfc3339")]
@@ -26,7 +30,11 @@ pub struct DecisionRecord {
     pub logs: LogsRecord,
     /// The group's limits and desired capacity before acting; `null` when it could not be read.
     pub capacity: Option<Capacity>,
+    /// At most [`MAX_INSTANCES`]; the averages count every instance.
     pub instances: Vec<InstanceRecord>,
+    /// Instances beyond [`MAX_INSTANCES`], counted but not listed (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub instances_omitted: usize,
     /// Average CPU over in-service instances with datapoints.
     #[serde(serialize_with = "round2")]
     pub cpu_percent: Option<f64>,
@@ -62,6 +70,9 @@ pub struct LogsRecord {
     /// Objects read per format (`original`, `alb`, `combined`, `json`).
     pub formats: BTreeMap<Format, usize>,
     pub problems: Vec<ObjectProblem>,
+    /// Problems beyond the first 50, counted but not listed (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub problems_omitted: usize,
     #[serde(flatten)]
     pub metrics: LogMetrics,
 }
@@ -104,6 +115,10 @@ impl DecisionRecord {
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("the record always serializes")
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {

@@ -200,7 +200,18 @@ pub const RESERVE_SECONDS: Setting = Setting {
         max: 600.0,
         whole: false,
     },
-    meaning: "time kept back from the invocation's deadline for observing and acting; objects not read by then are named in the record",
+    meaning: "time kept back from the invocation's deadline for saving the state, acting and the record: listing, reading, observing and loading the state stop at the deadline less this, and what did not answer is named in the record",
+};
+pub const MAX_OBJECT_BYTES: Setting = Setting {
+    variable: "LOGSCALE_MAX_OBJECT_BYTES",
+    parameter: Some("MaxObjectBytes"),
+    default: Fallback::Value("1073741824"),
+    allowed: Allowed::Number {
+        min: 1_048_576.0,
+        max: 68_719_476_736.0,
+        whole: true,
+    },
+    meaning: "most bytes of text (after gzip) read from one object: past them reading stops, the object is named in the record and what came before still counts, so a gzip bomb costs bounded time (see [Log formats](#log-formats)); `logscale analyze` has no cap unless it is set",
 };
 pub const S3_PATH_STYLE: Setting = Setting {
     variable: "LOGSCALE_S3_PATH_STYLE",
@@ -409,6 +420,7 @@ pub const SETTINGS: &[Setting] = &[
     HONOR_COOLDOWN,
     FETCH_CONCURRENCY,
     RESERVE_SECONDS,
+    MAX_OBJECT_BYTES,
     S3_PATH_STYLE,
     FORMAT,
     ERRORS,

@@ -6,7 +6,8 @@
   seed.py --endpoint URL cpu GROUP --percent 75 [--minutes 10] [--memory 60]
   seed.py --endpoint URL show GROUP          # {"min":..,"max":..,"desired":..,"instances":[..]}
   seed.py --endpoint URL reset
-  seed.py --endpoint URL fault OPERATION CODE [--times 1] [--status 400] [--match TEXT]
+  seed.py --endpoint URL fault OPERATION [CODE] [--times 1] [--status 400] [--match TEXT]
+                                          [--delay SECONDS]   # a slow answer, then CODE if given
   seed.py --endpoint URL calls               # {"calls": [{"operation":..,"body":..}, ...]}
 
 Log objects themselves are written with `logscale loggen --s3`, the project's own generator.
@@ -104,7 +105,13 @@ def control(args, path, method="GET", payload=None):
 
 
 def cmd_fault(args):
-    fault = {"operation": args.operation, "code": args.code, "times": args.times, "status": args.status}
+    if args.code is None and args.delay is None:
+        sys.exit("seed.py fault: give an error CODE, a --delay, or both")
+    fault = {"operation": args.operation, "times": args.times, "status": args.status}
+    if args.code is not None:
+        fault["code"] = args.code
+    if args.delay is not None:
+        fault["delay_seconds"] = args.delay
     if args.match:
         fault["match"] = args.match
     control(args, "/_logscale/faults", "POST", fault)
@@ -135,7 +142,8 @@ def main():
     sub.add_parser("reset")
     f = sub.add_parser("fault")
     f.add_argument("operation")
-    f.add_argument("code")
+    f.add_argument("code", nargs="?")
+    f.add_argument("--delay", type=float, help="answer only after this many seconds")
     f.add_argument("--times", type=int, default=1)
     f.add_argument("--status", type=int, default=400)
     f.add_argument("--match", help="only requests whose body contains this text")

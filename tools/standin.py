@@ -8,7 +8,8 @@
 2. Faults and a call log. AWS answers with errors moto never produces (ScalingActivityInProgress,
    ResourceContention, Throttling). POST /_logscale/faults queues such answers for an operation
    (optionally only for requests whose body contains "match", e.g. a group name, so concurrent
-   tests do not take each other's faults); GET /_logscale/calls lists the operations seen with
+   tests do not take each other's faults), or a slow answer ("delay_seconds", then the error if a
+   "code" is given, else the normal answer); GET /_logscale/calls lists the operations seen with
    the start of each request body, so a test can prove a call was (not) made.
 
 Usage: standin.py [--host 127.0.0.1] [--port 0] [--port-file F] [--parent-pid PID]
@@ -105,7 +106,7 @@ class Standin:
         self.app = app
         self.model = _cloudwatch_model()
         self.lock = threading.Lock()
-        self.faults = []  # dicts: operation, code, message, status, times
+        self.faults = []  # dicts: operation, code and/or delay_seconds, message, status, times
         self.calls = []  # operation names in arrival order
 
     # -- control endpoints -------------------------------------------------------------
@@ -114,10 +115,12 @@ class Standin:
         method = environ["REQUEST_METHOD"]
         if path == "/_logscale/faults" and method == "POST":
             fault = json.loads(read_body(environ) or b"{}")
-            for key in ("operation", "code"):
-                if key not in fault:
-                    return respond(start_response, "400 Bad Request", {"error": f"missing {key}"})
-            fault.setdefault("message", f"injected {fault['code']}")
+            if "operation" not in fault or ("code" not in fault and "delay_seconds" not in fault):
+                return respond(
+                    start_response, "400 Bad Request", {"error": "needs operation, and code or delay_seconds"}
+                )
+            if "code" in fault:
+                fault.setdefault("message", f"injected {fault['code']}")
             fault.setdefault("status", 400)
             fault.setdefault("times", 1)
             with self.lock:
@@ -143,8 +146,14 @@ class Standin:
                     fault["times"] -= 1
                     if fault["times"] == 0:
                         self.faults.remove(fault)
-                    return dict(fault)
-        return None
+                    taken = dict(fault)
+                    break
+            else:
+                return None
+        # A slow answer: this request's thread waits (the server is threaded, others go on),
+        # then answers with the error, or normally when the fault has no code.
+        time.sleep(taken.get("delay_seconds", 0))
+        return taken if "code" in taken else None
 
     # -- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ, start_response):

@@ -565,3 +565,150 @@ async fn the_records_json_is_the_documented_contract() {
         expected.trim_end()
     );
 }
+
+/// One cycle with a 60-second deadline (15 s reserve), in paused time.
+async fn run_with_deadline(cloud: &InMemoryCloud, cfg: &Config) -> (DecisionRecord, Duration) {
+    let opts = CycleOptions {
+        now: now(),
+        dry_run: false,
+        deadline: Some(Instant::now() + Duration::from_secs(60)),
+    };
+    let started = Instant::now();
+    let record = run_cycle(cfg, &cloud.services(), opts).await;
+    (record, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_that_does_not_answer_in_time_holds_with_a_record_before_the_deadline() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::delay(
+        "DescribeAutoScalingGroups",
+        Duration::from_secs(300),
+    ));
+    let (record, took) = run_with_deadline(&cloud, &config(&[])).await;
+    assert_eq!(
+        took,
+        Duration::from_secs(45),
+        "gathering stops at the deadline less the reserve"
+    );
+    assert_eq!(rules(&record), ["group_unavailable"]);
+    assert!(
+        record.errors[0].contains("time budget"),
+        "{:?}",
+        record.errors
+    );
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_state_write_lets_a_scale_out_through_within_the_deadline() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::delay("PutObject", Duration::from_secs(300)).on(STATE_KEY));
+    let (record, took) = run_with_deadline(&cloud, &config(&[])).await;
+    assert!(took <= Duration::from_secs(57), "{took:?}");
+    assert!(record.applied && !record.state.saved);
+    assert!(record.errors.iter().any(|e| e.contains("time budget")));
+
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::delay("PutObject", Duration::from_secs(300)).on(STATE_KEY));
+    let (record, _) = run_with_deadline(&cloud, &config(&[])).await;
+    assert_eq!(rules(&record).last().unwrap(), "state_unsaved");
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_that_does_not_answer_in_time_is_recorded_as_unknown() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.inject(Fault::delay("SetDesiredCapacity", Duration::from_secs(300)));
+    let (record, took) = run_with_deadline(&cloud, &config(&[])).await;
+    assert_eq!(
+        took,
+        Duration::from_secs(57),
+        "act stops at the deadline less a fifth of the reserve"
+    );
+    assert_eq!(
+        (record.decision.action(), record.applied),
+        (Action::Hold, false)
+    );
+    assert_eq!(rules(&record).last().unwrap(), "set_capacity_failed");
+    assert!(
+        record
+            .decision
+            .reasons
+            .last()
+            .unwrap()
+            .detail
+            .contains("unknown"),
+        "{:?}",
+        record.decision.reasons
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_metrics_and_a_slow_state_read_never_scale_in() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::delay("GetMetricData", Duration::from_secs(300)));
+    cloud.inject(Fault::delay("GetObject", Duration::from_secs(300)).on(STATE_KEY));
+    let (record, took) = run_with_deadline(&cloud, &config(&[])).await;
+    assert!(took <= Duration::from_secs(57), "{took:?}");
+    assert_eq!(record.cpu_percent, None);
+    assert_eq!(record.decision.to, 4, "{}", record.decision.explanation);
+    let note = record.state.note.as_deref().unwrap_or_default();
+    assert!(note.contains("time budget"), "{note}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_listing_is_named_and_never_scales_in() {
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::delay("ListObjectsV2", Duration::from_secs(300)));
+    let (record, took) = run_with_deadline(&cloud, &config(&[])).await;
+    assert!(took <= Duration::from_secs(57), "{took:?}");
+    assert_eq!(record.logs.condition, LogCondition::ListFailed);
+    assert!(record
+        .errors
+        .iter()
+        .any(|e| e.contains("ListObjectsV2") && e.contains("time budget")));
+    assert_eq!(record.decision.to, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_time_runs_short_the_newest_objects_are_read_first() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    for minute in 1..=4 {
+        cloud.put_object(
+            BUCKET,
+            &format!("logs/{minute}.log"),
+            healthy_logs(10),
+            now() - chrono::Duration::minutes(minute),
+        );
+    }
+    // Each read takes 20 s, one at a time: two fit before the reserve.
+    cloud.inject(Fault::delay("GetObject", Duration::from_secs(20)).on("logs/"));
+    let cfg = config(&[("LOGSCALE_FETCH_CONCURRENCY", "1")]);
+    let (record, _) = run_with_deadline(&cloud, &cfg).await;
+    assert_eq!(record.logs.objects_in_window, 5);
+    assert_eq!(record.logs.objects_read, 2);
+    let unread: Vec<&str> = record
+        .logs
+        .problems
+        .iter()
+        .map(|p| p.key.as_str())
+        .collect();
+    assert_eq!(
+        unread,
+        ["logs/3.log", "logs/4.log", "logs/app-1.log"],
+        "the oldest wait"
+    );
+}
+
+#[tokio::test]
+async fn a_large_groups_record_lists_the_first_instances_and_counts_the_rest() {
+    let cloud = world(1, 500, 250, &[60.0; 250]);
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.instances.len(), crate::record::MAX_INSTANCES);
+    assert_eq!(record.instances_omitted, 150);
+    assert_eq!(record.cpu_percent, Some(60.0), "the averages count all 250");
+    let line = record.to_json_line();
+    assert!(line.contains("\"instances_omitted\":150"));
+    assert!(line.len() < 256 * 1024);
+}

@@ -156,6 +156,18 @@ pub fn inject_fault(operation: &str, code: &str, subject: &str) {
     seed(&["fault", operation, code, "--match", subject]);
 }
 
+/// Makes the next `operation` request that mentions `subject` answer only after `seconds`.
+pub fn inject_delay(operation: &str, seconds: f64, subject: &str) {
+    seed(&[
+        "fault",
+        operation,
+        "--delay",
+        &seconds.to_string(),
+        "--match",
+        subject,
+    ]);
+}
+
 /// A bucket and a group seeded for one scenario.
 pub struct Scenario {
     pub bucket: String,

@@ -5,8 +5,9 @@
 //! chunks, and hands each line to the object's format. With `auto`, the format is detected from
 //! the object's first lines ([`detect`]). [`ObjectSink`] takes an object's raw bytes, recognizes
 //! gzip by its first two bytes (or is told the encoding) and decodes while it parses, so no
-//! object is ever held in memory whole; a stream that breaks off is a [`GzipError`], and what
-//! was decoded before it still counts.
+//! object is ever held in memory whole; a stream that breaks off is a [`DecodeError`], and what
+//! was decoded before it still counts. [`ParseOptions::max_object_bytes`] caps the text decoded
+//! from one object, so a gzip bomb stops at the cap rather than after its last byte.
 //!
 //! This crate has no AWS or async dependency: the main `logscale` crate depends on it and
 //! re-exports it (as `logscale::parse`), and the fuzz targets and the benchmarks build against
@@ -237,6 +238,11 @@ pub struct ParseOptions {
     /// (Apache `%D`).
     pub request_time_unit: Option<TimeUnit>,
     pub json: JsonMapping,
+    /// At most this many bytes of decoded text are read from one object; past them it stops
+    /// (no further decompression) with [`DecodeError::TooLarge`], and the lines in the first
+    /// `max_object_bytes` bytes still count. A kilobyte of gzip can decode to a megabyte of
+    /// text, so the compressed size says nothing about the cost. `None`: no cap.
+    pub max_object_bytes: Option<u64>,
 }
 
 impl Default for ParseOptions {
@@ -247,6 +253,8 @@ impl Default for ParseOptions {
             errors: ErrorRule::Auto,
             request_time_unit: None,
             json: JsonMapping::default(),
+            // Local files and tests are read whole; the Lambda sets its own cap.
+            max_object_bytes: None,
         }
     }
 }
@@ -275,6 +283,9 @@ pub struct SummaryWriter {
     partial: Vec<u8>,
     /// Inside a line that exceeded [`MAX_LINE_BYTES`]: drop bytes until the next newline.
     skipping_long_line: bool,
+    /// More text was offered than [`ParseOptions::max_object_bytes`] allows; what came after
+    /// the cap was dropped.
+    passed_cap: bool,
 }
 
 impl SummaryWriter {
@@ -291,7 +302,33 @@ impl SummaryWriter {
             summary: LogSummary::default(),
             partial: Vec::new(),
             skipping_long_line: false,
+            passed_cap: false,
         }
+    }
+
+    /// True once more text was offered than [`ParseOptions::max_object_bytes`] allows: only the
+    /// text up to the cap was read.
+    pub fn passed_cap(&self) -> bool {
+        self.passed_cap
+    }
+
+    /// [`DecodeError::TooLarge`] once the cap was passed.
+    fn cap_error(&self) -> Option<DecodeError> {
+        match self.options.max_object_bytes {
+            Some(cap) if self.passed_cap => Some(DecodeError::TooLarge { cap }),
+            _ => None,
+        }
+    }
+
+    /// [`SummaryWriter::finish`], with the cap's error in place of any other once it was
+    /// passed (reading stopped there, so nothing after it could be judged).
+    fn finish_object(
+        self,
+        error: Option<DecodeError>,
+    ) -> (LogSummary, Format, Option<DecodeError>) {
+        let error = self.cap_error().or(error);
+        let (summary, format) = self.finish();
+        (summary, format, error)
     }
 
     /// The format in use (after detection, with `auto`).
@@ -303,6 +340,11 @@ impl SummaryWriter {
     pub fn finish(mut self) -> (LogSummary, Format) {
         if self.format.is_none() {
             self.settle_format();
+        }
+        if self.passed_cap {
+            // The cap cut this line, not the object's end: half a line would count as a
+            // request it is not, or as an unparsed line that is not broken.
+            self.partial.clear();
         }
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
@@ -363,8 +405,27 @@ impl SummaryWriter {
         }
     }
 
-    /// Takes the next chunk of text; never fails (bad lines are counted, not errors).
+    /// Takes the next chunk of text; never fails (bad lines are counted, not errors). Text past
+    /// [`ParseOptions::max_object_bytes`] is dropped, and [`SummaryWriter::passed_cap`] says so.
     pub fn consume(&mut self, buf: &[u8]) {
+        self.take(buf);
+    }
+
+    /// Consumes as much of `buf` as the cap leaves room for; returns how many bytes that was.
+    fn take(&mut self, buf: &[u8]) -> usize {
+        let room = match self.options.max_object_bytes {
+            Some(cap) => cap.saturating_sub(self.summary.bytes),
+            None => u64::MAX,
+        };
+        let fits = usize::try_from(room).map_or(buf.len(), |room| room.min(buf.len()));
+        if fits < buf.len() {
+            self.passed_cap = true;
+        }
+        self.consume_uncapped(&buf[..fits]);
+        fits
+    }
+
+    fn consume_uncapped(&mut self, buf: &[u8]) {
         self.summary.bytes += buf.len() as u64;
         if self.format.is_some() {
             self.split(buf);
@@ -383,9 +444,13 @@ impl SummaryWriter {
 }
 
 impl Write for SummaryWriter {
+    /// Fails only at the cap, so that a decoder writing into it stops decompressing there.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.consume(buf);
-        Ok(buf.len())
+        let taken = self.take(buf);
+        if taken == 0 && !buf.is_empty() {
+            return Err(io::Error::other("decoded size passes the cap"));
+        }
+        Ok(taken)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -409,16 +474,21 @@ pub enum Encoding {
     Gzip,
 }
 
-/// Why a gzip object could not be decoded to its end. The caller names the object; what was
-/// decoded before the error still counts. One wording for S3 objects and local files alike.
+/// Why an object could not be read to its end. The caller names the object; what was decoded
+/// before the error still counts. One wording for S3 objects and local files alike.
 #[derive(Debug, thiserror::Error)]
-pub enum GzipError {
+pub enum DecodeError {
     /// The compressed data is not valid gzip (a bad header, a bad block, a wrong checksum).
     #[error("corrupt gzip data: {0}")]
     Corrupt(io::Error),
     /// The object ended in the middle of a gzip member.
     #[error("gzip stream ends early: {0}")]
     EndsEarly(io::Error),
+    /// The object's text, plain or decompressed, is longer than
+    /// [`ParseOptions::max_object_bytes`]; reading stopped there. The wording names the
+    /// setting, as the record and `analyze` show it to the person who can change it.
+    #[error("decoded size passes the cap of {cap} bytes (LOGSCALE_MAX_OBJECT_BYTES); the first {cap} bytes counted")]
+    TooLarge { cap: u64 },
 }
 
 /// A sink for one object's raw bytes: recognizes or is told the encoding, decodes if needed
@@ -453,13 +523,17 @@ impl Decoder {
         }
     }
 
-    fn write(&mut self, chunk: &[u8]) -> Result<(), GzipError> {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
         match self {
             Decoder::Plain(w) => {
                 w.consume(chunk);
-                Ok(())
+                w.cap_error().map_or(Ok(()), Err)
             }
-            Decoder::Gzip(d) => d.write_all(chunk).map_err(GzipError::Corrupt),
+            // At the cap the writer refuses more text, which stops the decoder mid-stream;
+            // that refusal is the cap, not corrupt data.
+            Decoder::Gzip(d) => d
+                .write_all(chunk)
+                .map_err(|e| d.get_ref().cap_error().unwrap_or(DecodeError::Corrupt(e))),
         }
     }
 }
@@ -489,9 +563,9 @@ impl ObjectSink {
         }
     }
 
-    /// Feeds the next chunk. An error means the compressed stream is corrupt; what was decoded
-    /// before it is kept.
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), GzipError> {
+    /// Feeds the next chunk. An error means the compressed stream is corrupt or the object's
+    /// text passed the cap; what was decoded before it is kept, and the caller stops feeding.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
         self.raw_bytes += chunk.len() as u64;
         match &mut self.stage {
             Stage::Decoding(decoder) => decoder.write(chunk),
@@ -513,32 +587,29 @@ impl ObjectSink {
     }
 
     /// Ends the object. For gzip, a stream that stops early is an error (an object of zero
-    /// bytes is simply empty); the summary of what was decoded comes back either way.
-    pub fn finish(self) -> (LogSummary, Format, Option<GzipError>) {
+    /// bytes is simply empty); so is text past the cap. The summary of what was decoded comes
+    /// back either way.
+    pub fn finish(self) -> (LogSummary, Format, Option<DecodeError>) {
         match self.stage {
             // Fewer than two bytes: too short to be gzip.
             Stage::Sniffing { options, head } => {
                 let mut writer = SummaryWriter::new(options);
                 writer.consume(&head);
-                let (s, f) = writer.finish();
-                (s, f, None)
+                writer.finish_object(None)
             }
-            Stage::Decoding(Decoder::Plain(w)) => {
-                let (s, f) = w.finish();
-                (s, f, None)
-            }
+            Stage::Decoding(Decoder::Plain(w)) => w.finish_object(None),
             Stage::Decoding(Decoder::Gzip(mut d)) => {
-                let err = if self.raw_bytes == 0 {
+                // Past the cap, finishing the stream would decode more of it: skip that.
+                let err = if self.raw_bytes == 0 || d.get_ref().passed_cap() {
                     None
                 } else {
-                    d.try_finish().err().map(GzipError::EndsEarly)
+                    d.try_finish().err().map(DecodeError::EndsEarly)
                 };
                 // Everything decoded so far has reached the inner writer; take it out whole
                 // even when the stream was cut short.
                 let options = d.get_ref().options.clone();
                 let inner = std::mem::replace(d.get_mut(), SummaryWriter::new(options));
-                let (s, f) = inner.finish();
-                (s, f, err)
+                inner.finish_object(err)
             }
         }
     }
@@ -707,6 +778,12 @@ mod tests {
         assert_eq!(s.lines, 0);
     }
 
+    fn gzipped_best(text: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
     fn gzipped(text: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(text).unwrap();
@@ -752,7 +829,7 @@ mod tests {
         let err = sink
             .feed(b"\x1f\x8b\x08\x00this is not deflate data at all")
             .unwrap_err();
-        assert!(matches!(err, GzipError::Corrupt(_)));
+        assert!(matches!(err, DecodeError::Corrupt(_)));
         assert!(err.to_string().starts_with("corrupt gzip data: "), "{err}");
 
         let gz = gzipped(&SAMPLE.repeat(50).into_bytes());
@@ -760,12 +837,125 @@ mod tests {
         sink.feed(&gz[..gz.len() - 4]).unwrap();
         let (s, _, err) = sink.finish();
         let err = err.expect("a cut stream is an error");
-        assert!(matches!(err, GzipError::EndsEarly(_)));
+        assert!(matches!(err, DecodeError::EndsEarly(_)));
         assert!(
             err.to_string().starts_with("gzip stream ends early: "),
             "{err}"
         );
         assert_eq!(s.requests, 150, "everything before the cut still counts");
+    }
+
+    fn capped(cap: u64) -> ParseOptions {
+        ParseOptions {
+            max_object_bytes: Some(cap),
+            ..opts()
+        }
+    }
+
+    /// Feeds `input` in `chunk`-byte pieces until the sink refuses one, as `fetch` and
+    /// `analyze` do; returns the raw bytes fed (the refused chunk included) and the result.
+    fn read_capped(
+        input: &[u8],
+        chunk: usize,
+        cap: u64,
+    ) -> (u64, (LogSummary, Format, Option<DecodeError>)) {
+        let mut sink = ObjectSink::new(Encoding::Auto, capped(cap));
+        let mut fed = 0;
+        for piece in input.chunks(chunk) {
+            fed += piece.len() as u64;
+            if let Err(e) = sink.feed(piece) {
+                assert!(
+                    matches!(e, DecodeError::TooLarge { cap: c } if c == cap),
+                    "{e}"
+                );
+                break;
+            }
+        }
+        (fed, sink.finish())
+    }
+
+    #[test]
+    fn plain_text_over_the_cap_stops_there_and_names_the_cap() {
+        let line = SAMPLE.lines().next().unwrap().len() as u64 + 1;
+        let text = SAMPLE.lines().next().unwrap().to_string() + "\n";
+        let text = text.repeat(1000);
+        // Two and a half lines: the half line is cut by the cap and not counted.
+        let cap = 2 * line + line / 2;
+        for chunk in [1, 7, 4096, text.len()] {
+            let (fed, (s, format, err)) = read_capped(text.as_bytes(), chunk, cap);
+            let err = err.expect("the cap is reported by finish too");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "decoded size passes the cap of {cap} bytes (LOGSCALE_MAX_OBJECT_BYTES); \
+                     the first {cap} bytes counted"
+                )
+            );
+            assert!(
+                fed < text.len() as u64 || chunk == text.len(),
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                (s.bytes, s.requests, s.lines, s.unparsed),
+                (cap, 2, 2, 0),
+                "chunk {chunk}"
+            );
+            assert_eq!(format, Format::Original);
+        }
+    }
+
+    #[test]
+    fn an_object_exactly_at_the_cap_is_read_whole() {
+        let text = SAMPLE.repeat(10).into_bytes();
+        let whole = summarize_bytes(&text, &opts());
+        let cap = text.len() as u64;
+        for input in [text.clone(), gzipped(&text)] {
+            for chunk in [1, 100, input.len()] {
+                let (_, (mut s, _, err)) = read_capped(&input, chunk, cap);
+                assert!(err.is_none(), "chunk {chunk}: {err:?}");
+                s.bytes = whole.bytes;
+                assert_eq!(s, whole, "chunk {chunk}");
+            }
+        }
+        // Without a trailing newline the last line is still the object's own, and counts.
+        let trimmed = SAMPLE.trim_end().as_bytes();
+        let (_, (s, _, err)) = read_capped(trimmed, 10, trimmed.len() as u64);
+        assert!(err.is_none());
+        assert_eq!(s.requests, 3);
+        // One byte more is over the cap, plain or gzip.
+        for input in [text.clone(), gzipped(&text)] {
+            let (_, (s, _, err)) = read_capped(&input, 100, cap - 1);
+            assert!(matches!(err, Some(DecodeError::TooLarge { .. })), "{err:?}");
+            assert_eq!(
+                s.requests,
+                whole.requests - 1,
+                "the cut last line does not count"
+            );
+        }
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_decoding_at_the_cap() {
+        // 200 MiB of one line in 200 gzip members of 1 MiB each, as `gzip -d` reads them:
+        // gzip shrinks it about a thousandfold. Compressing one member and repeating it keeps
+        // the test quick (an unoptimized flate2 takes ~0.2 s a MiB).
+        let line = SAMPLE.lines().next().unwrap().to_string() + "\n";
+        let block = line.repeat((1 << 20) / line.len());
+        let bomb = gzipped_best(block.as_bytes()).repeat(200);
+        assert!(bomb.len() < 1 << 20, "{} compressed bytes", bomb.len());
+
+        let cap = 1 << 20;
+        let (fed, (s, format, err)) = read_capped(&bomb, 64 * 1024, cap);
+        assert!(
+            matches!(err, Some(DecodeError::TooLarge { cap: c }) if c == cap),
+            "{err:?}"
+        );
+        // Decoding stopped in the first chunks, not after the last one.
+        assert!(fed <= 2 * 64 * 1024, "{fed} of {} bytes fed", bomb.len());
+        assert!(s.bytes <= cap);
+        let whole_lines = cap / line.len() as u64;
+        assert_eq!((s.requests, s.lines), (whole_lines, whole_lines));
+        assert_eq!(format, Format::Original);
     }
 
     #[test]

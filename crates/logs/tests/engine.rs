@@ -4,7 +4,7 @@
 
 use logscale_logs::loggen::{generate, LogGenSpec, LogGenStats};
 use logscale_logs::{
-    summarize_bytes, Encoding, Format, GzipError, LogSummary, ObjectSink, ParseOptions,
+    summarize_bytes, DecodeError, Encoding, Format, LogSummary, ObjectSink, ParseOptions,
 };
 use proptest::prelude::*;
 
@@ -25,7 +25,7 @@ fn corpus(format: Format, lines: u64, seed: u64) -> (Vec<u8>, LogGenStats) {
 }
 
 /// Reads `input` as `logscale analyze` and `fetch` do: in chunks, gzip recognized by the sink.
-fn read_in_chunks(input: &[u8]) -> (LogSummary, Format, Option<GzipError>) {
+fn read_in_chunks(input: &[u8]) -> (LogSummary, Format, Option<DecodeError>) {
     let mut sink = ObjectSink::new(Encoding::Auto, ParseOptions::default());
     for chunk in input.chunks(READ_CHUNK) {
         if let Err(e) = sink.feed(chunk) {
