@@ -64,6 +64,8 @@ LOGSCALE_GROUP=$GROUP
 # The stand-in launches instances the moment the group is made; without this they would all
 # still be warming up (300 s by default) and stay out of the CPU average.
 LOGSCALE_WARMUP_SECONDS=0
+# The logs were uploaded a moment ago; with the usual lag the window would end before them.
+LOGSCALE_LAG_SECONDS=0
 AWS_ENDPOINT_URL=$ENDPOINT
 AWS_ACCESS_KEY_ID=test
 AWS_SECRET_ACCESS_KEY=test

@@ -11,8 +11,10 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::decide::{Policy, PolicyKind, Thresholds};
+use crate::discover::PrefixTemplate;
 use crate::parse::{ErrorRule, FormatChoice, JsonMapping, ParseOptions, TimeUnit};
 use crate::settings::{self, Allowed, Fallback, Setting};
+use crate::window::Tiling;
 
 /// A setting that could not be used. The message names the variable and the offending value.
 #[derive(Debug, Error, PartialEq)]
@@ -36,8 +38,9 @@ pub struct Config {
     pub prefix: String,
     /// The Auto Scaling group to size.
     pub group: String,
-    /// How far back to look: objects last modified in `(now - window, now]` are read.
-    pub window: Duration,
+    /// How runs cut time into windows: the first span, the lag, how late objects may appear,
+    /// the catch-up span.
+    pub tiling: Tiling,
     /// How far back CPU and memory are averaged. Longer than `window` by default because EC2
     /// basic monitoring publishes a point every 5 minutes, a few minutes late.
     pub metrics_window: Duration,
@@ -78,6 +81,9 @@ impl Config {
         validate_bucket(&bucket)?;
         let group = text(&get, &settings::GROUP)?;
         let prefix = text(&get, &settings::PREFIX)?;
+        // A bad time field would otherwise list nothing, run after run.
+        PrefixTemplate::parse(&prefix)
+            .map_err(|e| invalid(settings::PREFIX.variable, &prefix, &e.to_string()))?;
 
         let window_minutes = number(&get, &settings::WINDOW_MINUTES)?;
         let metrics_minutes = number(&get, &settings::METRICS_MINUTES)?;
@@ -111,7 +117,12 @@ impl Config {
             bucket,
             prefix,
             group,
-            window: Duration::from_secs_f64(window_minutes * 60.0),
+            tiling: Tiling {
+                span: minutes(window_minutes),
+                lag: chrono::Duration::seconds(count(&get, &settings::LAG_SECONDS)? as i64),
+                late: minutes(count(&get, &settings::LATE_MINUTES)? as f64),
+                catch_up: minutes(count(&get, &settings::CATCH_UP_MINUTES)? as f64),
+            },
             metrics_window: Duration::from_secs_f64(metrics_minutes * 60.0),
             policy,
             state_key,
@@ -310,6 +321,11 @@ fn optional_parsed<T: std::str::FromStr<Err = String>>(
         .transpose()
 }
 
+/// Whole or fractional minutes as a span of time.
+fn minutes(m: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((m * 60_000.0).round() as i64)
+}
+
 fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         var,
@@ -462,7 +478,7 @@ mod tests {
         assert_eq!(c.policy.thresholds, Thresholds::default());
         assert_eq!(c.policy, Policy::default());
         assert_eq!(c.state_key, "logscale-state/web.json");
-        assert_eq!(c.window, Duration::from_secs(300));
+        assert_eq!(c.tiling, Tiling::default());
         assert!(!c.dry_run);
         assert!(c.honor_cooldown);
         assert_eq!(c.prefix, "");
@@ -724,6 +740,24 @@ mod tests {
     }
 
     #[test]
+    fn prefix_time_fields_are_checked_at_start() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_PREFIX", "logs/%Y/%m/%d/%H/"));
+        assert_eq!(config(&pairs).unwrap().prefix, "logs/%Y/%m/%d/%H/");
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_PREFIX", "logs/%Y/%m/%d/%H/%S/"));
+        let msg = config(&pairs).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("LOGSCALE_PREFIX=\"logs/%Y/%m/%d/%H/%S/\" is not valid: `%S`"),
+            "{msg}"
+        );
+        let mut pairs = BASE.to_vec();
+        pairs.push(("LOGSCALE_PREFIX", "logs/100%"));
+        let msg = config(&pairs).unwrap_err().to_string();
+        assert!(msg.contains("%%"), "{msg}");
+    }
+
+    #[test]
     fn blank_optional_values_fall_back_to_defaults() {
         let mut pairs = BASE.to_vec();
         pairs.extend([
@@ -731,7 +765,7 @@ mod tests {
             ("LOGSCALE_PREFIX", "logs/"),
         ]);
         let c = config(&pairs).unwrap();
-        assert_eq!(c.window, Duration::from_secs(300));
+        assert_eq!(c.tiling, Tiling::default());
         assert_eq!(c.prefix, "logs/");
     }
 }

@@ -10,20 +10,24 @@ use crate::act::{apply, Outcome};
 use crate::budget::{within, Budget};
 use crate::config::Config;
 use crate::decide::{decide, Decision, Rule, Signals};
-use crate::fetch::{fetch_window, FetchReport, Source};
+use crate::fetch::{fetch_window, FetchReport, Selection, Source};
 use crate::observe::{observe, Fleet, FleetLoad};
 use crate::parse::summary::LogMetrics;
 use crate::ports::{
     Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, Services, StateStore,
 };
 use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES};
-use crate::state::State;
+use crate::state::{LastDecision, State};
+use crate::window::{self, Plan, Span};
 
 /// What varies per invocation.
 #[derive(Debug, Clone, Copy)]
 pub struct CycleOptions {
-    /// The end of the window.
+    /// The wall clock when the invocation started.
     pub now: DateTime<Utc>,
+    /// The time the run was scheduled for (the EventBridge event's `time`, the CLI's `--at`):
+    /// the window ends here, less the lag (see `window`). `None`: `now`.
+    pub scheduled: Option<DateTime<Utc>>,
     pub dry_run: bool,
     /// When the invocation must have answered (Lambda's deadline); `None` for no limit.
     pub deadline: Option<Instant>,
@@ -50,88 +54,118 @@ where
     M: Metrics,
 {
     let started = std::time::Instant::now();
-    let window = window(cfg, opts.now);
     let budget = Budget::new(opts.deadline, cfg.reserve);
-    let not_logs = [cfg.state_key.as_str()];
+    let metrics_start =
+        opts.now - chrono::Duration::from_std(cfg.metrics_window).unwrap_or_default();
 
-    let (fetched, observed, loaded) = tokio::join!(
-        fetch_window(
-            &svc.logs,
-            Source {
-                bucket: &cfg.bucket,
-                prefix: &cfg.prefix,
-                ignore: &not_logs,
-            },
-            (window.start, window.end),
-            &cfg.parse,
-            cfg.fetch_concurrency,
-            budget.gather_by,
-        ),
+    // The state says where the last window ended, so it is read before the logs; the group is
+    // observed meanwhile. (Boxed: the nested futures are otherwise too deep for the compiler's
+    // layout computation in the binaries.)
+    let logs = Box::pin(async {
+        let loaded = load_state(cfg, &svc.logs, budget.gather_by).await;
+        let gathered = match window::plan(
+            &cfg.tiling,
+            opts.scheduled,
+            opts.now,
+            loaded.state.high_water,
+        ) {
+            Plan::Read(span) => {
+                let fetched = read_window(cfg, svc, &span, &loaded.state, budget).await;
+                Gathered::Read(span, Box::new(fetched))
+            }
+            Plan::Replay { end, decided_until } => Gathered::Replay { end, decided_until },
+        };
+        (loaded, gathered)
+    });
+    let ((loaded, gathered), observed) = tokio::join!(
+        logs,
         observe(
             &svc.groups,
             &svc.instances,
             &svc.metrics,
             &cfg.group,
-            (window.metrics_start, window.end),
+            (metrics_start, opts.now),
             budget.gather_by,
         ),
-        load_state(cfg, &svc.logs, budget.gather_by),
     );
     let warmup = chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
     let fleet = Fleet::from_observation(observed, warmup, opts.now);
     let load = fleet.load();
-
     let mut errors = fleet.errors.clone();
-    if let Some(e) = &fetched.list_error {
-        errors.push(e.clone());
-    }
     let mut state_record = StateRecord {
         key: cfg.state_key.clone(),
         existed: loaded.existed,
         saved: false,
         note: loaded.note.clone(),
     };
-
     let capacity = fleet.capacity;
+
+    let (span, fetched) = match gathered {
+        Gathered::Read(span, fetched) => (span, fetched),
+        Gathered::Replay { end, decided_until } => {
+            let replayed = Replayed {
+                end,
+                decided_until,
+                last: loaded.state.last_decision,
+            };
+            return replay_record(cfg, &opts, &fleet, replayed, state_record, errors, started);
+        }
+    };
+    if let Some(e) = &fetched.list_error {
+        errors.push(e.clone());
+    }
+
+    let (decision, mut next_state) = match capacity {
+        None => {
+            let detail = format!(
+                "cannot size the group: {}",
+                errors
+                    .first()
+                    .map_or("it could not be read", String::as_str)
+            );
+            (
+                Decision::hold(0, Rule::GroupUnavailable, detail),
+                loaded.state.clone(),
+            )
+        }
+        Some(capacity) => decide(
+            &cfg.policy,
+            &signals(cfg, &fetched, &load),
+            capacity,
+            fleet.conditions(),
+            &loaded.state,
+            opts.now,
+        ),
+    };
+    // Even without a decision the window is done: its objects are in this record, and the
+    // next run starts where it ended.
+    next_state.advance(span.end, cfg.tiling.late, fetched.counted.iter().cloned());
+    next_state.last_decision = Some(LastDecision {
+        at: opts.now,
+        from: decision.from,
+        to: decision.to,
+    });
+    let (decision, saved) = save_state(
+        cfg,
+        budget.save_by,
+        &svc.logs,
+        &loaded,
+        next_state,
+        decision,
+    )
+    .await;
+    match saved {
+        Saved::Yes => state_record.saved = true,
+        Saved::Conflict => {}
+        Saved::Failed(error) => errors.push(error),
+    }
     let outcome = match capacity {
         None => Outcome {
-            decision: Decision::hold(
-                0,
-                Rule::GroupUnavailable,
-                format!(
-                    "cannot size the group: {}",
-                    errors
-                        .first()
-                        .map_or("it could not be read", String::as_str)
-                ),
-            ),
+            decision,
             applied: false,
             error: None,
         },
-        Some(capacity) => {
-            let signals = signals(cfg, &fetched, &load);
-            let (decision, next_state) = decide(
-                &cfg.policy,
-                &signals,
-                capacity,
-                fleet.conditions(),
-                &loaded.state,
-                opts.now,
-            );
-            let (decision, saved) = save_state(
-                cfg,
-                budget.save_by,
-                &svc.logs,
-                &loaded,
-                next_state,
-                decision,
-            )
-            .await;
-            match saved {
-                Saved::Yes => state_record.saved = true,
-                Saved::Conflict => {}
-                Saved::Failed(error) => errors.push(error),
-            }
+        Some(_) => {
             apply(
                 &svc.groups,
                 &cfg.group,
@@ -148,12 +182,20 @@ where
     }
 
     DecisionRecord {
-        time: opts.now,
+        time: span.end,
         group: cfg.group.clone(),
         bucket: cfg.bucket.clone(),
         prefix: cfg.prefix.clone(),
         policy: cfg.policy.kind,
-        window,
+        window: Window {
+            start: span.start,
+            end: span.end,
+            minutes: (span.end - span.start).num_milliseconds() as f64 / 60_000.0,
+            metrics_start,
+            listed_from: span.list_from,
+            replay: false,
+            notes: span.notes,
+        },
         logs: logs_record(&fetched),
         capacity,
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
@@ -162,6 +204,115 @@ where
         memory_percent: load.memory_percent,
         decision: outcome.decision,
         applied: outcome.applied,
+        dry_run: opts.dry_run,
+        state: state_record,
+        errors,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Lists and reads the window's objects, skipping those an earlier run counted.
+async fn read_window<L, G, I, M>(
+    cfg: &Config,
+    svc: &Services<L, G, I, M>,
+    span: &Span,
+    state: &State,
+    budget: Budget,
+) -> FetchReport
+where
+    L: LogStore + StateStore + Clone + 'static,
+{
+    let not_logs = [cfg.state_key.as_str()];
+    let source = Source {
+        bucket: &cfg.bucket,
+        prefix: &cfg.prefix,
+        ignore: &not_logs,
+    };
+    let selection = Selection {
+        list_from: span.list_from,
+        start: span.start,
+        end: span.end,
+        counted: &state.counted,
+    };
+    fetch_window(
+        &svc.logs,
+        source,
+        &selection,
+        &cfg.parse,
+        cfg.fetch_concurrency,
+        budget.gather_by,
+    )
+    .await
+}
+
+/// The logs' side of a cycle: a window read, or a replay of one already decided.
+enum Gathered {
+    Read(Span, Box<FetchReport>),
+    Replay {
+        end: DateTime<Utc>,
+        decided_until: DateTime<Utc>,
+    },
+}
+
+/// A window already decided, and what was decided then.
+struct Replayed {
+    end: DateTime<Utc>,
+    decided_until: DateTime<Utc>,
+    last: Option<LastDecision>,
+}
+
+/// The record of a run whose window was already decided: nothing read, decided or changed.
+fn replay_record(
+    cfg: &Config,
+    opts: &CycleOptions,
+    fleet: &Fleet,
+    Replayed {
+        end,
+        decided_until,
+        last,
+    }: Replayed,
+    state_record: StateRecord,
+    errors: Vec<String>,
+    started: std::time::Instant,
+) -> DecisionRecord {
+    let current = fleet.capacity.map_or(0, |c| c.desired);
+    let earlier = last.map_or(String::new(), |d| {
+        format!(
+            " (decided at {}: {} to {})",
+            d.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            d.from,
+            d.to
+        )
+    });
+    let detail = format!(
+        "the window ending {} was already decided, up to {}{earlier}; this event is a retry or a duplicate, so nothing was read, decided or changed",
+        end.format("%Y-%m-%dT%H:%M:%SZ"),
+        decided_until.format("%Y-%m-%dT%H:%M:%SZ"),
+    );
+    let load = fleet.load();
+    DecisionRecord {
+        time: end,
+        group: cfg.group.clone(),
+        bucket: cfg.bucket.clone(),
+        prefix: cfg.prefix.clone(),
+        policy: cfg.policy.kind,
+        window: Window {
+            start: end,
+            end,
+            minutes: 0.0,
+            metrics_start: end,
+            listed_from: end,
+            replay: true,
+            notes: Vec::new(),
+        },
+        logs: logs_record(&FetchReport::not_read()),
+        capacity: fleet.capacity,
+        instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
+        instances: fleet.instance_records(MAX_INSTANCES),
+        cpu_percent: load.cpu_percent,
+        memory_percent: load.memory_percent,
+        decision: Decision::hold(current, Rule::Replay, detail),
+        applied: false,
         dry_run: opts.dry_run,
         state: state_record,
         errors,
@@ -233,16 +384,6 @@ enum Saved {
     Failed(String),
 }
 
-fn window(cfg: &Config, now: DateTime<Utc>) -> Window {
-    let span = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or_default();
-    Window {
-        start: now - span(cfg.window),
-        end: now,
-        minutes: cfg.window.as_secs_f64() / 60.0,
-        metrics_start: now - span(cfg.metrics_window),
-    }
-}
-
 async fn load_state<S: StateStore>(cfg: &Config, store: &S, by: Option<Instant>) -> LoadedState {
     let fresh = |note: Option<String>, existed, etag| LoadedState {
         state: State::default(),
@@ -276,15 +417,20 @@ async fn load_state<S: StateStore>(cfg: &Config, store: &S, by: Option<Instant>)
 fn logs_record(f: &FetchReport) -> LogsRecord {
     LogsRecord {
         condition: f.condition,
+        discovery: f.discovery.clone(),
         objects_listed: f.objects_listed,
         objects_in_window: f.objects_in_window,
         objects_read: f.objects_read,
         formats: f.formats.clone(),
         problems: f.problems.clone(),
         problems_omitted: f.problems_omitted,
+        late_objects: f.late_objects,
+        already_counted: f.already_counted,
         metrics: LogMetrics::from(&f.summary),
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tiling_tests;

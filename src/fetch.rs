@@ -6,7 +6,7 @@
 //! becomes a [`LogCondition`] or an [`ObjectProblem`] in the record, and every object that could
 //! be read still counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -14,8 +14,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::budget::within;
+use crate::discover::{ListingPlan, ListingScope, PrefixTemplate, PARTITION_SLACK};
 use crate::parse::{Encoding, Format, LogSummary, ObjectSink, ParseOptions};
 use crate::ports::{LogStore, ObjectInfo};
+use crate::state::Counted;
 
 /// The state of the window's logs as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,6 +35,8 @@ pub enum LogCondition {
     AccessDenied,
     /// Listing failed for another reason (see `errors`).
     ListFailed,
+    /// Nothing was read: the window was already decided (a replay).
+    NotRead,
 }
 
 impl LogCondition {
@@ -63,11 +67,40 @@ pub struct FetchReport {
     pub problems: Vec<ObjectProblem>,
     /// Problems beyond [`MAX_PROBLEMS`], counted but not listed.
     pub problems_omitted: usize,
+    /// Objects counted now that were last modified before the window's start: they appeared
+    /// late (a multipart upload is dated by its start).
+    pub late_objects: usize,
+    /// Objects listed again near the window's start that an earlier run already counted.
+    pub already_counted: usize,
+    /// How the objects were found; `None` when nothing was listed (a replay).
+    pub discovery: Option<Discovery>,
+    /// Every object read (in full or in part) this run, and every one skipped as already
+    /// counted, as listed now: for the state.
+    pub counted: Vec<Counted>,
     /// A listing failure, in the service's words.
     pub list_error: Option<String>,
 }
 
 impl FetchReport {
+    /// The report of a run that read nothing.
+    pub fn not_read() -> FetchReport {
+        FetchReport {
+            objects_listed: 0,
+            objects_in_window: 0,
+            objects_read: 0,
+            condition: LogCondition::NotRead,
+            summary: LogSummary::default(),
+            formats: BTreeMap::new(),
+            problems: Vec::new(),
+            problems_omitted: 0,
+            list_error: None,
+            late_objects: 0,
+            already_counted: 0,
+            discovery: None,
+            counted: Vec::new(),
+        }
+    }
+
     /// Keeps the [`MAX_PROBLEMS`] smallest keys, counts the rest.
     fn note_problem(&mut self, problem: ObjectProblem) {
         self.problems.push(problem);
@@ -81,6 +114,29 @@ impl FetchReport {
     }
 }
 
+/// Which objects a run reads: those last modified in `(list_from, end]` that are not in
+/// `counted`. `start` (≥ `list_from`) is where the window proper begins; objects before it are
+/// late arrivals.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    pub list_from: DateTime<Utc>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub counted: &'a [Counted],
+}
+
+impl Selection<'static> {
+    /// Everything last modified in `(start, end]`.
+    pub fn window(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        Selection {
+            list_from: start,
+            start,
+            end,
+            counted: &[],
+        }
+    }
+}
+
 /// Where the logs are.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
@@ -90,29 +146,28 @@ pub struct Source<'a> {
     pub ignore: &'a [&'a str],
 }
 
-/// The prefixes to list for a window. Under an ALB log prefix
-/// (`…/AWSLogs/<account>/elasticloadbalancing/<region>/`), whose objects sit in `yyyy/mm/dd/`
-/// folders named for their delivery date, only the window's dates are listed, not years of
-/// logs; any other prefix is listed whole.
-pub fn listing_prefixes(prefix: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<String> {
-    let parts: Vec<&str> = prefix.trim_end_matches('/').rsplit('/').take(4).collect();
-    let is_alb_root = prefix.ends_with('/')
-        && matches!(parts.as_slice(), [region, "elasticloadbalancing", account, "AWSLogs"]
-            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !region.is_empty());
-    if !is_alb_root || end < start {
-        return vec![prefix.to_string()];
+/// The prefixes to list for a window (the rules are in [`crate::discover`]): a prefix with
+/// time fields (`logs/%Y/%m/%d/%H/`) lists the partitions that overlap the window, an ALB log
+/// root its delivery-date folders, and any other prefix is listed whole.
+pub fn listing_plan(prefix: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> ListingPlan {
+    match PrefixTemplate::parse(prefix) {
+        Ok(template) => template.plan(start, end, PARTITION_SLACK),
+        // `config` refuses such a prefix at start; taken literally, it is still listed.
+        Err(_) => ListingPlan {
+            prefixes: vec![prefix.to_string()],
+            scope: ListingScope::WholePrefix,
+        },
     }
-    let mut day = start.date_naive();
-    let mut prefixes = Vec::new();
-    while day <= end.date_naive() {
-        prefixes.push(format!("{prefix}{}/", day.format("%Y/%m/%d")));
-        day = day.succ_opt().unwrap_or(day);
-        if prefixes.len() > 31 {
-            // A window this long is better served by one listing of everything.
-            return vec![prefix.to_string()];
-        }
-    }
-    prefixes
+}
+
+/// How the window's objects were found, for the record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Discovery {
+    pub method: ListingScope,
+    /// Prefixes listed (each takes one ListObjectsV2 call per 1,000 keys).
+    pub prefixes_listed: usize,
+    /// Why the listing is not bounded by the window, when it is not.
+    pub note: Option<String>,
 }
 
 /// How many object problems the record lists; the rest are counted, so a window of thousands
@@ -143,7 +198,7 @@ pub fn select_in_window(
 pub async fn fetch_window<L: LogStore + Clone + 'static>(
     store: &L,
     source: Source<'_>,
-    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    selection: &Selection<'_>,
     options: &ParseOptions,
     concurrency: usize,
     deadline: Option<Instant>,
@@ -154,18 +209,21 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         ignore,
     } = source;
     let mut report = FetchReport {
-        objects_listed: 0,
-        objects_in_window: 0,
-        objects_read: 0,
         condition: LogCondition::Complete,
-        summary: LogSummary::default(),
-        formats: BTreeMap::new(),
-        problems: Vec::new(),
-        problems_omitted: 0,
-        list_error: None,
+        ..FetchReport::not_read()
     };
+    let (start, end) = (selection.start, selection.end);
     let mut listed = Vec::new();
-    for list_prefix in listing_prefixes(prefix, start, end) {
+    let plan = listing_plan(prefix, selection.list_from, end);
+    report.discovery = Some(Discovery {
+        method: plan.scope,
+        prefixes_listed: 0,
+        note: plan.note(),
+    });
+    for list_prefix in plan.prefixes {
+        if let Some(d) = &mut report.discovery {
+            d.prefixes_listed += 1;
+        }
         match within(deadline, "ListObjectsV2", store.list(bucket, &list_prefix)).await {
             Ok(objects) => listed.extend(objects),
             Err(e) => {
@@ -183,7 +241,27 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
     }
     listed.retain(|o| !ignore.contains(&o.key.as_str()));
     report.objects_listed = listed.len();
-    let selected = select_in_window(listed, start, end);
+    let mut selected = select_in_window(listed, selection.list_from, end);
+    let before = selected.len();
+    let mut already: HashMap<&str, Vec<&Counted>> = HashMap::new();
+    for c in selection.counted {
+        already.entry(c.key.as_str()).or_default().push(c);
+    }
+    let (seen, fresh): (Vec<ObjectInfo>, Vec<ObjectInfo>) = selected.into_iter().partition(|o| {
+        already
+            .get(o.key.as_str())
+            .is_some_and(|cs| cs.iter().any(|c| c.is(o)))
+    });
+    selected = fresh;
+    report.already_counted = before - selected.len();
+    // Remembered again as listed now: the same bytes uploaded again carry a later LastModified,
+    // and must stay known for as long as that one can be listed.
+    report.counted.extend(seen.into_iter().map(|o| Counted {
+        key: o.key,
+        last_modified: o.last_modified,
+        etag: o.etag,
+    }));
+    report.late_objects = selected.iter().filter(|o| o.last_modified <= start).count();
     report.objects_in_window = selected.len();
     if selected.is_empty() {
         report.condition = LogCondition::EmptyWindow;
@@ -194,7 +272,11 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         .map(|object| {
             let (store, bucket, options) = (store.clone(), bucket.to_string(), options.clone());
             async move {
-                let key = object.key.clone();
+                let mark = Counted {
+                    key: object.key.clone(),
+                    last_modified: object.last_modified,
+                    etag: object.etag.clone(),
+                };
                 let task =
                     tokio::spawn(
                         async move { read_object(&store, &bucket, &object, options).await },
@@ -205,8 +287,10 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
                         Ok(joined) => joined,
                         Err(_) => {
                             abort.abort();
+                            // Not attempted: the next run may still read it.
                             return (
-                                key,
+                                mark,
+                                None,
                                 ObjectRead::failed("not read: the invocation's deadline was near"),
                             );
                         }
@@ -215,12 +299,15 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
                 };
                 let read =
                     joined.unwrap_or_else(|e| ObjectRead::failed(format!("reader failed: {e}")));
-                (key, read)
+                (mark.clone(), Some(mark), read)
             }
         })
         .buffer_unordered(concurrency.max(1));
     let mut reads = std::pin::pin!(reads);
-    while let Some((key, read)) = reads.next().await {
+    while let Some((mark, attempted, read)) = reads.next().await {
+        // Counted, even if only in part: reading it again would count its lines twice.
+        report.counted.extend(attempted);
+        let key = mark.key;
         if let Some((summary, format)) = &read.parsed {
             report.summary.merge(summary);
             report.objects_read += 1;
@@ -300,32 +387,7 @@ mod tests {
             key: key.into(),
             size: 1,
             last_modified: Utc.with_ymd_and_hms(2024, 12, 8, 12, minute, 0).unwrap(),
-        }
-    }
-
-    #[test]
-    fn alb_prefixes_are_listed_by_delivery_date() {
-        let alb = "lb/AWSLogs/123456789012/elasticloadbalancing/us-east-1/";
-        let t = |d, h, m| Utc.with_ymd_and_hms(2024, 12, d, h, m, 0).unwrap();
-        assert_eq!(
-            listing_prefixes(alb, t(8, 12, 30), t(8, 12, 35)),
-            [format!("{alb}2024/12/08/")]
-        );
-        assert_eq!(
-            listing_prefixes(alb, t(8, 23, 58), t(9, 0, 3)),
-            [format!("{alb}2024/12/08/"), format!("{alb}2024/12/09/")]
-        );
-        for other in [
-            "logs/",
-            "",
-            "lb/AWSLogs/123/elasticloadbalancing/us-east-1/",
-            "x/AWSLogs/123456789012/elasticloadbalancing/us-east-1",
-        ] {
-            assert_eq!(
-                listing_prefixes(other, t(8, 12, 30), t(8, 12, 35)),
-                [other.to_string()],
-                "{other}"
-            );
+            etag: None,
         }
     }
 
@@ -350,17 +412,7 @@ mod tests {
 
     #[test]
     fn problems_beyond_the_cap_are_counted_not_listed() {
-        let mut report = FetchReport {
-            objects_listed: 0,
-            objects_in_window: 0,
-            objects_read: 0,
-            condition: LogCondition::Complete,
-            summary: LogSummary::default(),
-            formats: BTreeMap::new(),
-            problems: Vec::new(),
-            problems_omitted: 0,
-            list_error: None,
-        };
+        let mut report = FetchReport::not_read();
         // Arrival order is not key order.
         for i in (0..MAX_PROBLEMS + 30).rev() {
             report.note_problem(ObjectProblem {

@@ -78,6 +78,15 @@ impl Overrides {
     }
 }
 
+/// The time a scheduled event was scheduled for (its envelope's `time`); `None` for a plain
+/// object of overrides or an unreadable time. The window ends there (see `window`).
+pub fn scheduled_time(event: &Value) -> Option<DateTime<Utc>> {
+    let time = event.get("time")?.as_str()?;
+    DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// Runs one cycle for an invocation.
 pub async fn handle<L, G, I, M>(
     cfg: &Config,
@@ -95,6 +104,7 @@ where
     let overrides = Overrides::from_event(event)?;
     let options = CycleOptions {
         now,
+        scheduled: scheduled_time(event),
         dry_run: overrides.dry_run.unwrap_or(cfg.dry_run),
         deadline,
     };
@@ -126,6 +136,22 @@ mod tests {
             Overrides::from_event(&Value::Null).unwrap(),
             Overrides::default()
         );
+    }
+
+    #[test]
+    fn a_scheduled_events_time_is_read_from_its_envelope() {
+        let e = json!({"detail-type":"Scheduled Event","source":"aws.events","time":"2024-12-08T12:35:00Z","detail":{}});
+        assert_eq!(
+            scheduled_time(&e).map(|t| t.to_rfc3339()),
+            Some("2024-12-08T12:35:00+00:00".to_string())
+        );
+        for no_time in [
+            json!({"dry_run": true}),
+            json!({"time": "yesterday"}),
+            Value::Null,
+        ] {
+            assert_eq!(scheduled_time(&no_time), None, "{no_time}");
+        }
     }
 
     #[test]

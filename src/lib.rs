@@ -13,6 +13,8 @@
 //! - `handler`: a Lambda event → per-invocation overrides → one cycle ([`handle`]).
 //! - `cycle`: the pipeline ([`run_cycle`]): fetch ∥ observe ∥ load state → decide → save →
 //!   act → record; `budget` gives each phase its share of the invocation's time.
+//! - `discover`: which prefixes to list for a window: a time-templated prefix's partitions
+//!   (`logs/%Y/%m/%d/%H/`), an ALB root's delivery dates, else the prefix whole.
 //! - `fetch`: which objects are in the window; streamed, bounded-concurrency reads.
 //! - [`parse`]: the log engine (its own crate, `crates/logs`): bytes → lines → summary, plain
 //!   or gzip, in the original, ALB, combined or JSON-lines format; percentiles from a
@@ -44,6 +46,7 @@ mod budget;
 mod config;
 mod cycle;
 mod decide;
+mod discover;
 mod fetch;
 mod handler;
 mod human;
@@ -54,6 +57,7 @@ mod record;
 mod settings;
 pub mod simulator;
 mod state;
+mod window;
 
 /// The log engine: formats, parsing, summaries and gzip (the `logscale-logs` crate).
 pub use logscale_logs as parse;
@@ -64,7 +68,7 @@ pub use analyze::{analyze_inputs, Analysis, InputReport};
 pub use config::{log_settings, s3_path_style, Config, ConfigError};
 pub use cycle::{run_cycle, CycleOptions};
 pub use decide::{Action, Decision, Policy, PolicyKind, Rule, Signal};
-pub use fetch::{fetch_window, FetchReport, LogCondition, ObjectProblem, Source};
+pub use fetch::{fetch_window, FetchReport, LogCondition, ObjectProblem, Selection, Source};
 pub use handler::{handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
 pub use record::DecisionRecord;

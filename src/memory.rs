@@ -153,17 +153,26 @@ impl InMemoryCloud {
     }
 
     /// Writes an object last modified `at` (creating the bucket if needed).
+    /// Its ETag, as S3's for a single-part upload, depends on the bytes only.
     pub fn put_object(&self, bucket: &str, key: &str, bytes: impl Into<Bytes>, at: DateTime<Utc>) {
+        let bytes: Bytes = bytes.into();
+        let etag = content_etag(&bytes);
         let mut world = self.world();
-        let etag = world.next_etag();
         world.buckets.entry(bucket.to_string()).or_default().insert(
             key.to_string(),
             StoredObject {
-                bytes: bytes.into(),
+                bytes,
                 last_modified: at,
                 etag,
             },
         );
+    }
+
+    /// Deletes the objects under `prefix` last modified before `before` (a lifecycle rule).
+    pub fn expire_objects(&self, bucket: &str, prefix: &str, before: DateTime<Utc>) {
+        if let Some(objects) = self.world().buckets.get_mut(bucket) {
+            objects.retain(|key, o| !key.starts_with(prefix) || o.last_modified >= before);
+        }
     }
 
     /// An object's bytes, if it exists.
@@ -256,6 +265,14 @@ impl InMemoryCloud {
     }
 }
 
+/// A stand-in for S3's MD5 ETag: equal bytes, equal tags.
+fn content_etag(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
+}
+
 fn no_such_bucket(operation: &'static str, bucket: &str) -> ServiceError {
     ServiceError::new(
         operation,
@@ -280,6 +297,7 @@ impl LogStore for InMemoryCloud {
                 key: key.clone(),
                 size: o.bytes.len() as u64,
                 last_modified: o.last_modified,
+                etag: Some(o.etag.clone()),
             })
             .collect())
     }

@@ -73,6 +73,8 @@ pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
     pub last_modified: DateTime<Utc>,
+    /// S3's ETag: the same bytes uploaded again have the same one.
+    pub etag: Option<String>,
 }
 
 /// The body of one object, as a stream of chunks (never the whole object at once). Gzip is

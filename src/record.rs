@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 use crate::decide::{Capacity, Decision, PolicyKind};
-use crate::fetch::{LogCondition, ObjectProblem};
+use crate::fetch::{Discovery, LogCondition, ObjectProblem};
 use crate::parse::summary::{round2, LogMetrics};
 use crate::parse::Format;
 
@@ -59,14 +59,30 @@ pub struct Window {
     pub minutes: f64,
     #[serde(serialize_with = "rfc3339")]
     pub metrics_start: DateTime<Utc>,
+    /// Objects last modified since this time were listed: the window's start less the late
+    /// span, for objects that appeared late.
+    #[serde(serialize_with = "rfc3339")]
+    pub listed_from: DateTime<Utc>,
+    /// The window was already decided; this run read, decided and changed nothing.
+    pub replay: bool,
+    /// What was unusual about the window (an event time taken as now, missed runs).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct LogsRecord {
     pub condition: LogCondition,
+    /// How the objects were found: `method` (`partitions`, `alb_delivery_dates`,
+    /// `whole_prefix`, `too_many_partitions`), `prefixes_listed`, `note`; `null` on a replay.
+    pub discovery: Option<Discovery>,
     pub objects_listed: usize,
     pub objects_in_window: usize,
     pub objects_read: usize,
+    /// Objects counted now that were last modified before the window's start (they appeared
+    /// late).
+    pub late_objects: usize,
+    /// Objects listed again that an earlier run already counted, skipped.
+    pub already_counted: usize,
     /// Objects read per format (`original`, `alb`, `combined`, `json`).
     pub formats: BTreeMap<Format, usize>,
     pub problems: Vec<ObjectProblem>,

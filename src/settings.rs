@@ -108,7 +108,7 @@ pub const PREFIX: Setting = Setting {
         template: "logs/",
     },
     allowed: Allowed::Text { max_len: None },
-    meaning: "key prefix of the logs",
+    meaning: "key prefix of the logs; it may hold the UTC time fields `%Y`, `%m`, `%d`, `%H` and `%M` (`%%` for a `%`), and then only the partitions that overlap the window are listed (see [Discovery](#discovery))",
 };
 pub const GROUP: Setting = Setting {
     variable: "LOGSCALE_GROUP",
@@ -122,7 +122,7 @@ pub const WINDOW_MINUTES: Setting = Setting {
     parameter: Some("WindowMinutes"),
     default: Fallback::Value("5"),
     allowed: MINUTES,
-    meaning: "objects last modified in the last N minutes are read",
+    meaning: "the first run's window, in minutes; later runs read from where the last one ended (see [Windows](#windows-every-object-once))",
 };
 pub const METRICS_MINUTES: Setting = Setting {
     variable: "LOGSCALE_METRICS_MINUTES",
@@ -201,6 +201,39 @@ pub const RESERVE_SECONDS: Setting = Setting {
         whole: false,
     },
     meaning: "time kept back from the invocation's deadline for saving the state, acting and the record: listing, reading, observing and loading the state stop at the deadline less this, and what did not answer is named in the record",
+};
+pub const LAG_SECONDS: Setting = Setting {
+    variable: "LOGSCALE_LAG_SECONDS",
+    parameter: Some("LagSeconds"),
+    default: Fallback::Value("60"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 3600.0,
+        whole: true,
+    },
+    meaning: "the window ends this many seconds before the scheduled time, so objects still being written land in it (shippers flush on the minute; ALB delivers every 5 minutes)",
+};
+pub const LATE_MINUTES: Setting = Setting {
+    variable: "LOGSCALE_LATE_MINUTES",
+    parameter: Some("LateMinutes"),
+    default: Fallback::Value("10"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 120.0,
+        whole: true,
+    },
+    meaning: "how long after its LastModified an object may first be listed (a multipart upload's LastModified is its start: Fluent Bit keeps one open up to 10 minutes); objects that late are still counted once, by the next run",
+};
+pub const CATCH_UP_MINUTES: Setting = Setting {
+    variable: "LOGSCALE_CATCH_UP_MINUTES",
+    parameter: Some("CatchUpMinutes"),
+    default: Fallback::Value("30"),
+    allowed: Allowed::Number {
+        min: 1.0,
+        max: 1440.0,
+        whole: true,
+    },
+    meaning: "after missed runs, at most this many minutes of logs are read at once; the span beyond is named in the record",
 };
 pub const MAX_OBJECT_BYTES: Setting = Setting {
     variable: "LOGSCALE_MAX_OBJECT_BYTES",
@@ -410,6 +443,9 @@ pub const SETTINGS: &[Setting] = &[
     PREFIX,
     GROUP,
     WINDOW_MINUTES,
+    LAG_SECONDS,
+    LATE_MINUTES,
+    CATCH_UP_MINUTES,
     METRICS_MINUTES,
     CPU_HIGH,
     CPU_LOW,

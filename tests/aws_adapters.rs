@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
 use logscale::parse::ParseOptions;
 use logscale::ports::{Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, StateStore};
-use logscale::{fetch_window, LogCondition, Source};
+use logscale::{fetch_window, LogCondition, Selection, Source};
 use support::*;
 
 /// Reads the last five minutes of `bucket/logs/` as the Lambda does.
@@ -21,8 +21,8 @@ async fn fetch_logs(store: &S3LogStore, bucket: &str) -> logscale::FetchReport {
         prefix: "logs/",
         ignore: &[],
     };
-    let window = (now - Duration::minutes(5), now);
-    fetch_window(store, source, window, &ParseOptions::default(), 3, None).await
+    let window = Selection::window(now - Duration::minutes(5), now);
+    fetch_window(store, source, &window, &ParseOptions::default(), 3, None).await
 }
 
 #[tokio::test]
@@ -306,8 +306,8 @@ async fn alb_logs_are_listed_by_the_windows_date_folders_only() {
         prefix: root,
         ignore: &[],
     };
-    let window = (now - Duration::minutes(5), now);
-    let report = fetch_window(&store, source, window, &ParseOptions::default(), 2, None).await;
+    let window = Selection::window(now - Duration::minutes(5), now);
+    let report = fetch_window(&store, source, &window, &ParseOptions::default(), 2, None).await;
     assert_eq!(report.objects_listed, 1, "{report:?}");
     assert_eq!(report.summary.requests, fresh.lines);
     assert_eq!(report.summary.errors, fresh.errors);

@@ -30,6 +30,7 @@ async fn run_against_the_deadline(s: &Scenario) -> (DecisionRecord, Duration) {
     let started = Instant::now();
     let opts = CycleOptions {
         now: Utc::now(),
+        scheduled: None,
         dry_run: false,
         deadline: Some(started + DEADLINE),
     };

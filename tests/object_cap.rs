@@ -105,6 +105,7 @@ fn gzip_bomb() -> Vec<u8> {
 async fn run(cloud: &InMemoryCloud) -> DecisionRecord {
     let opts = CycleOptions {
         now: now(),
+        scheduled: None,
         dry_run: false,
         deadline: None,
     };

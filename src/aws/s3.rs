@@ -87,6 +87,7 @@ impl LogStore for S3LogStore {
                     key: key.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     last_modified: modified,
+                    etag: o.e_tag().map(str::to_string),
                 });
             }
         }

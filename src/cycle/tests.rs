@@ -104,6 +104,7 @@ async fn run_at(
 ) -> DecisionRecord {
     let opts = CycleOptions {
         now: at,
+        scheduled: None,
         dry_run,
         deadline: None,
     };
@@ -190,7 +191,7 @@ async fn a_quiet_group_steps_in_by_the_down_limit() {
 }
 
 #[tokio::test]
-async fn a_missing_group_holds_names_it_and_calls_nothing_else() {
+async fn a_missing_group_holds_names_it_and_only_closes_the_window() {
     let cloud = world(1, 10, 2, &[90.0, 90.0]);
     let cfg = config(&[("LOGSCALE_GROUP", "nope")]);
     let record = run(&cloud, &cfg, false).await;
@@ -204,11 +205,12 @@ async fn a_missing_group_holds_names_it_and_calls_nothing_else() {
     );
     assert!(record.decision.explanation.contains("not found"));
     assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
-    assert!(
-        cloud.calls_to("PutObject").is_empty(),
-        "no decision, no state"
-    );
     assert!(cloud.calls_to("DescribeInstances").is_empty());
+    // No decision, but the window's logs are in this record: the next run starts after them.
+    let saved = State::decode(&cloud.object(BUCKET, "logscale-state/nope.json").unwrap()).unwrap();
+    assert_eq!(saved.high_water, Some(record.window.end));
+    assert!(saved.recommendations.is_empty());
+    assert_eq!(saved.counted.len(), 1);
 }
 
 #[tokio::test]
@@ -443,6 +445,7 @@ async fn a_slow_object_is_named_at_the_deadline_and_the_rest_still_counts() {
     let cfg = config(&[("LOGSCALE_RESERVE_SECONDS", "15")]);
     let opts = CycleOptions {
         now: now(),
+        scheduled: None,
         dry_run: false,
         deadline: Some(Instant::now() + Duration::from_secs(60)),
     };
@@ -570,6 +573,7 @@ async fn the_records_json_is_the_documented_contract() {
 async fn run_with_deadline(cloud: &InMemoryCloud, cfg: &Config) -> (DecisionRecord, Duration) {
     let opts = CycleOptions {
         now: now(),
+        scheduled: None,
         dry_run: false,
         deadline: Some(Instant::now() + Duration::from_secs(60)),
     };
@@ -683,7 +687,7 @@ async fn when_time_runs_short_the_newest_objects_are_read_first() {
         );
     }
     // Each read takes 20 s, one at a time: two fit before the reserve.
-    cloud.inject(Fault::delay("GetObject", Duration::from_secs(20)).on("logs/"));
+    cloud.inject(Fault::delay("GetObject", Duration::from_secs(20)).on("app-logs/logs/"));
     let cfg = config(&[("LOGSCALE_FETCH_CONCURRENCY", "1")]);
     let (record, _) = run_with_deadline(&cloud, &cfg).await;
     assert_eq!(record.logs.objects_in_window, 5);
@@ -711,4 +715,73 @@ async fn a_large_groups_record_lists_the_first_instances_and_counts_the_rest() {
     let line = record.to_json_line();
     assert!(line.contains("\"instances_omitted\":150"));
     assert!(line.len() < 256 * 1024);
+}
+
+async fn run_scheduled(
+    cloud: &InMemoryCloud,
+    cfg: &Config,
+    scheduled: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DecisionRecord {
+    let opts = CycleOptions {
+        now,
+        scheduled: Some(scheduled),
+        dry_run: false,
+        deadline: None,
+    };
+    run_cycle(cfg, &cloud.services(), opts).await
+}
+
+#[tokio::test]
+async fn a_duplicated_event_is_a_replay_that_reads_decides_and_changes_nothing() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[]);
+    let first = run_scheduled(&cloud, &cfg, now(), now() + chrono::Duration::seconds(20)).await;
+    assert!(first.applied && !first.window.replay);
+    // Lambda's retry of the same event three minutes later.
+    let again = run_scheduled(&cloud, &cfg, now(), now() + chrono::Duration::minutes(3)).await;
+    assert!(again.window.replay);
+    assert_eq!(rules(&again), ["replay"]);
+    assert_eq!((again.decision.from, again.decision.to), (3, 3));
+    let detail = &again.decision.reasons[0].detail;
+    assert!(detail.contains("2 to 3"), "{detail}");
+    assert_eq!(again.logs.condition, LogCondition::NotRead);
+    assert_eq!(again.logs.metrics.requests, 0);
+    assert!(!again.applied);
+    assert_eq!(
+        cloud.calls_to("SetDesiredCapacity"),
+        ["web=3"],
+        "one change for one window"
+    );
+    assert_eq!(
+        cloud.calls_to("PutObject").len(),
+        1,
+        "a replay writes no state"
+    );
+}
+
+#[tokio::test]
+async fn an_object_that_appears_late_is_counted_by_the_next_run_once() {
+    let cloud = world(1, 10, 2, &[60.0, 60.0]);
+    let cfg = config(&[]);
+    let first = run_scheduled(&cloud, &cfg, now(), now() + chrono::Duration::seconds(5)).await;
+    assert_eq!(first.logs.metrics.requests, 2000);
+    // A multipart upload that began inside the first window completes after it was read.
+    cloud.put_object(
+        BUCKET,
+        "logs/multipart.log",
+        healthy_logs(300),
+        first.window.end - chrono::Duration::minutes(3),
+    );
+    let next_at = now() + chrono::Duration::minutes(5);
+    let next = run_scheduled(&cloud, &cfg, next_at, next_at).await;
+    assert_eq!(next.window.start, first.window.end, "the windows tile");
+    assert_eq!(
+        next.logs.metrics.requests, 300,
+        "only the late object, once"
+    );
+    assert_eq!((next.logs.late_objects, next.logs.already_counted), (1, 1));
+    let last_at = next_at + chrono::Duration::minutes(5);
+    let last = run_scheduled(&cloud, &cfg, last_at, last_at).await;
+    assert_eq!(last.logs.metrics.requests, 0, "nothing counted twice");
 }

@@ -69,6 +69,9 @@ pub enum Rule {
     ResourceContention,
     /// SetDesiredCapacity failed otherwise.
     SetCapacityFailed,
+    /// The event's window was already decided (a retried or duplicated event): nothing was
+    /// read, decided or changed.
+    Replay,
 }
 
 /// A signal that proposes a capacity, in the order the record lists them.
@@ -200,11 +203,12 @@ mod tests {
             (Rule::ActivityInProgress, "activity_in_progress"),
             (Rule::ResourceContention, "resource_contention"),
             (Rule::SetCapacityFailed, "set_capacity_failed"),
+            (Rule::Replay, "replay"),
         ];
         for (rule, name) in spelled {
             assert_eq!(serde_json::to_value(rule).unwrap(), name);
         }
         let names: std::collections::BTreeSet<&str> = spelled.iter().map(|(_, n)| *n).collect();
-        assert_eq!(names.len(), 27, "every rule once");
+        assert_eq!(names.len(), 28, "every rule once");
     }
 }

@@ -215,6 +215,9 @@ impl Scenario {
             ("LOGSCALE_PREFIX", "logs/".into()),
             ("LOGSCALE_GROUP", self.group.clone()),
             ("LOGSCALE_WARMUP_SECONDS", "0".into()),
+            // Logs are uploaded right before each invocation: no lag, or the window would end
+            // before them.
+            ("LOGSCALE_LAG_SECONDS", "0".into()),
         ]
     }
 

@@ -15,6 +15,10 @@ pub struct Args {
     /// Print the decision record as JSON instead of the human summary.
     #[arg(long)]
     json: bool,
+    /// The time the run stands for, as a scheduled event's `time` (RFC 3339, e.g.
+    /// 2024-12-08T12:35:00Z): the window ends there, less LOGSCALE_LAG_SECONDS. Default: now.
+    #[arg(long, value_parser = |s: &str| chrono::DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)))]
+    at: Option<chrono::DateTime<Utc>>,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
@@ -22,6 +26,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let services = logscale::aws::services_from_env(config.s3_path_style).await;
     let options = CycleOptions {
         now: Utc::now(),
+        scheduled: args.at,
         dry_run: args.dry_run || config.dry_run,
         deadline: None,
     };

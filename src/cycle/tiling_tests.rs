@@ -1,0 +1,228 @@
+//! Weeks of runs through the in-memory ports, with everything that goes wrong with time in a
+//! real account: EventBridge's jitter, duplicated and retried events, skipped runs, objects
+//! that become visible minutes after their LastModified (multipart uploads), and keys uploaded
+//! again. Every object is counted exactly once across the records, and no window is decided
+//! twice. `LOGSCALE_SIM_DAYS` runs it longer (the closing note of issue 8 quotes a year) and
+//! `LOGSCALE_SIM_SEED` with other random draws.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+use crate::memory::InMemoryCloud;
+use crate::parse::Format;
+use crate::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
+use crate::sample_logs::{generate, LogGenSpec};
+
+const BUCKET: &str = "app-logs";
+
+struct Upload {
+    visible_at: DateTime<Utc>,
+    key: String,
+    last_modified: DateTime<Utc>,
+    body: Vec<u8>,
+    requests: u64,
+    /// The same object uploaded again (a shipper's retry): the same logs, not new ones.
+    again: bool,
+}
+
+fn world() -> InMemoryCloud {
+    let cloud = InMemoryCloud::new();
+    cloud.create_bucket(BUCKET);
+    cloud.put_group(GroupInfo {
+        name: "web".into(),
+        min: 1,
+        max: 10,
+        desired: 2,
+        instances: ["i-1", "i-2"]
+            .map(|id| GroupInstance {
+                id: id.into(),
+                lifecycle_state: "InService".into(),
+                health_status: "Healthy".into(),
+            })
+            .to_vec(),
+    });
+    for id in ["i-1", "i-2"] {
+        cloud.put_instance(
+            InstanceInfo {
+                id: id.into(),
+                state: "running".into(),
+                instance_type: None,
+                launch_time: Some(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+            },
+            InstanceLoad {
+                cpu_percent: Some(62.0),
+                memory_percent: None,
+                cpu_datapoints: 2,
+            },
+        );
+    }
+    cloud
+}
+
+fn config() -> Config {
+    let vars: BTreeMap<&str, &str> = [
+        ("LOGSCALE_BUCKET", BUCKET),
+        ("LOGSCALE_GROUP", "web"),
+        ("LOGSCALE_PREFIX", "logs/"),
+    ]
+    .into();
+    Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap()
+}
+
+fn object(rng: &mut fastrand::Rng, key: String, last_modified: DateTime<Utc>) -> Upload {
+    let lines = rng.u64(1..=6);
+    let spec = LogGenSpec {
+        seed: rng.u64(..),
+        ..LogGenSpec::new(Format::Original, lines)
+    };
+    let mut body = Vec::new();
+    generate(&spec, &mut body).unwrap();
+    // Most objects are listable within seconds; one in twenty is a multipart upload that
+    // completes up to 9.5 minutes after it began (its LastModified).
+    let delay = if rng.u8(..20) == 0 {
+        Duration::seconds(rng.i64(60..=570))
+    } else {
+        Duration::seconds(rng.i64(1..=10))
+    };
+    Upload {
+        visible_at: last_modified + delay,
+        key,
+        last_modified,
+        body,
+        requests: lines,
+        again: false,
+    }
+}
+
+#[tokio::test]
+async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
+    let days: i64 = std::env::var("LOGSCALE_SIM_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(7);
+    let seed: u64 = std::env::var("LOGSCALE_SIM_SEED")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(7);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let cfg = config();
+    let cloud = world();
+    let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+    let runs = days * 24 * 12;
+
+    // One object a minute; a shipper uploads one in fifty again two minutes later (the same
+    // key and bytes, a new LastModified).
+    let mut uploads: Vec<Upload> = Vec::new();
+    for minute in 0..runs * 5 {
+        let at = t0 + Duration::minutes(minute) + Duration::seconds(rng.i64(0..60));
+        let first = object(&mut rng, format!("logs/{minute:07}.log"), at);
+        if rng.u8(..50) == 0 {
+            let last_modified = at + Duration::minutes(2);
+            uploads.push(Upload {
+                visible_at: last_modified + Duration::seconds(3),
+                key: first.key.clone(),
+                last_modified,
+                body: first.body.clone(),
+                requests: first.requests,
+                again: true,
+            });
+        }
+        uploads.push(first);
+    }
+    let late_or_again = uploads
+        .iter()
+        .filter(|u| u.again || u.visible_at - u.last_modified >= Duration::minutes(1))
+        .count();
+    uploads.sort_by_key(|u| u.visible_at);
+    let mut pending = uploads.into_iter().peekable();
+    let mut generated: Vec<(DateTime<Utc>, u64)> = Vec::new();
+
+    let mut counted = 0u64;
+    let mut decided_ends: Vec<DateTime<Utc>> = Vec::new();
+    let mut replays = 0;
+    let mut skipped_in_a_row = 0;
+    let mut skipped = 0;
+    let mut run = |now: DateTime<Utc>, scheduled: DateTime<Utc>| {
+        // What S3 shows at `now`: objects listable by then, and a lifecycle rule.
+        while let Some(u) = pending.next_if(|u| u.visible_at <= now) {
+            cloud.put_object(BUCKET, &u.key, u.body, u.last_modified);
+            if !u.again {
+                generated.push((u.last_modified, u.requests));
+            }
+        }
+        cloud.expire_objects(BUCKET, "logs/", now - Duration::hours(2));
+        let opts = CycleOptions {
+            now,
+            scheduled: Some(scheduled),
+            dry_run: false,
+            deadline: None,
+        };
+        let cloud = cloud.clone();
+        let cfg = cfg.clone();
+        async move { run_cycle(&cfg, &cloud.services(), opts).await }
+    };
+
+    for k in 1..=runs {
+        let scheduled = t0 + Duration::minutes(5 * k);
+        // EventBridge drops or delays an event now and then: up to four in a row are missed.
+        if rng.u8(..30) == 0 && skipped_in_a_row < 4 {
+            skipped_in_a_row += 1;
+            skipped += 1;
+            continue;
+        }
+        skipped_in_a_row = 0;
+        let now = scheduled + Duration::seconds(rng.i64(0..=60));
+        let record = run(now, scheduled).await;
+        assert!(!record.window.replay, "run {k}: {:?}", record.window);
+        assert!(
+            record.window.notes.is_empty(),
+            "run {k}: {:?}",
+            record.window.notes
+        );
+        if let Some(last) = decided_ends.last() {
+            assert_eq!(record.window.start, *last, "run {k}: windows tile");
+        }
+        decided_ends.push(record.window.end);
+        counted += record.logs.metrics.requests;
+        assert!(record.state.saved, "run {k}: {:?}", record.state);
+
+        // A duplicate delivery, and Lambda's retry of the same event minutes later.
+        for again in [Duration::seconds(1), Duration::minutes(3)] {
+            if rng.u8(..40) == 0 {
+                let replay = run(now + again, scheduled).await;
+                assert!(replay.window.replay, "run {k} again: {:?}", replay.window);
+                assert!(!replay.applied);
+                assert_eq!(replay.logs.metrics.requests, 0);
+                replays += 1;
+            }
+        }
+    }
+    // A last run once every object has long been visible.
+    let last = t0 + Duration::minutes(5 * runs + 20);
+    let record = run(last, last).await;
+    counted += record.logs.metrics.requests;
+    let end = record.window.end;
+
+    let expected: u64 = generated
+        .iter()
+        .filter(|(lm, _)| *lm <= end)
+        .map(|(_, n)| n)
+        .sum();
+    assert!(expected > 0);
+    eprintln!(
+        "{days} days: {} windows decided, {skipped} runs skipped, {replays} replays, {} objects ({} late or uploaded again), {counted} requests counted of {expected}",
+        decided_ends.len() + 1,
+        generated.len(),
+        late_or_again,
+    );
+    assert_eq!(counted, expected, "every object counted exactly once");
+    assert!(replays > 0, "the run saw replays");
+    assert!(
+        decided_ends.windows(2).all(|w| w[0] < w[1]),
+        "no window decided twice"
+    );
+    let changes = cloud.calls_to("SetDesiredCapacity").len();
+    assert!(changes <= decided_ends.len() + 1);
+}
