@@ -41,6 +41,9 @@ pub struct Config {
     /// How runs cut time into windows: the first span, the lag, how late objects may appear,
     /// the catch-up span.
     pub tiling: Tiling,
+    /// An empty window from a source that had logs in the last day is no traffic (a quiet
+    /// night) rather than missing data.
+    pub empty_window_is_quiet: bool,
     /// How far back CPU and memory are averaged. Longer than `window` by default because EC2
     /// basic monitoring publishes a point every 5 minutes, a few minutes late.
     pub metrics_window: Duration,
@@ -113,15 +116,27 @@ impl Config {
         let state_key = optional_text(&get, &settings::STATE_KEY)?
             .unwrap_or_else(|| format!("logscale-state/{group}.json"));
 
+        let catch_up_minutes = count(&get, &settings::CATCH_UP_MINUTES)?;
+        if f64::from(catch_up_minutes) < window_minutes {
+            return Err(invalid(
+                "LOGSCALE_CATCH_UP_MINUTES",
+                &catch_up_minutes.to_string(),
+                &format!(
+                    "must be at least LOGSCALE_WINDOW_MINUTES ({window_minutes}): a run reads at most this much, so a schedule slower than it loses logs"
+                ),
+            ));
+        }
+
         Ok(Config {
             bucket,
             prefix,
             group,
+            empty_window_is_quiet: choice(&get, &settings::EMPTY_WINDOW)? == "no_traffic",
             tiling: Tiling {
                 span: minutes(window_minutes),
                 lag: chrono::Duration::seconds(count(&get, &settings::LAG_SECONDS)? as i64),
                 late: minutes(count(&get, &settings::LATE_MINUTES)? as f64),
-                catch_up: minutes(count(&get, &settings::CATCH_UP_MINUTES)? as f64),
+                catch_up: minutes(f64::from(catch_up_minutes)),
             },
             metrics_window: Duration::from_secs_f64(metrics_minutes * 60.0),
             policy,
@@ -510,6 +525,23 @@ mod tests {
         pairs.push(("LOGSCALE_ERROR_RATE", "150"));
         let msg = config(&pairs).unwrap_err().to_string();
         assert!(msg.contains("LOGSCALE_ERROR_RATE=\"150\""), "{msg}");
+    }
+
+    #[test]
+    fn the_catch_up_span_covers_at_least_one_window() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("LOGSCALE_WINDOW_MINUTES", "60"),
+            ("LOGSCALE_CATCH_UP_MINUTES", "30"),
+        ]);
+        let msg = config(&pairs).unwrap_err().to_string();
+        assert!(msg.starts_with("LOGSCALE_CATCH_UP_MINUTES=\"30\""), "{msg}");
+        pairs.push(("LOGSCALE_CATCH_UP_MINUTES", "60"));
+        pairs.retain(|(k, v)| !(*k == "LOGSCALE_CATCH_UP_MINUTES" && *v == "30"));
+        assert_eq!(
+            config(&pairs).unwrap().tiling.catch_up,
+            chrono::Duration::minutes(60)
+        );
     }
 
     #[test]

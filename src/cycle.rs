@@ -10,7 +10,7 @@ use crate::act::{apply, Outcome};
 use crate::budget::{within, Budget};
 use crate::config::Config;
 use crate::decide::{decide, Decision, Rule, Signals};
-use crate::fetch::{fetch_window, FetchReport, Selection, Source};
+use crate::fetch::{fetch_window, FetchReport, LogCondition, Selection, Source};
 use crate::observe::{observe, Fleet, FleetLoad};
 use crate::parse::summary::LogMetrics;
 use crate::ports::{
@@ -29,6 +29,10 @@ pub struct CycleOptions {
     /// the window ends here, less the lag (see `window`). `None`: `now`.
     pub scheduled: Option<DateTime<Utc>>,
     pub dry_run: bool,
+    /// Save the state (the window's high-water mark, the stabilization window). Off for a
+    /// one-off dry run asked for by an event or the CLI's flag while the deployment itself is
+    /// live: it must not use up the scheduled runs' window.
+    pub save_state: bool,
     /// When the invocation must have answered (Lambda's deadline); `None` for no limit.
     pub deadline: Option<Instant>,
 }
@@ -114,6 +118,12 @@ where
     if let Some(e) = &fetched.list_error {
         errors.push(e.clone());
     }
+    let mut notes = span.notes.clone();
+    let quiet = quiet_night(cfg, &fetched, &loaded.state, span.end);
+    if let Some(note) = &quiet {
+        notes.push(note.clone());
+    }
+    let logs_complete = fetched.condition.is_complete() || quiet.is_some();
 
     let (decision, mut next_state) = match capacity {
         None => {
@@ -130,7 +140,7 @@ where
         }
         Some(capacity) => decide(
             &cfg.policy,
-            &signals(cfg, &fetched, &load),
+            &signals(cfg, &fetched, &load, logs_complete),
             capacity,
             fleet.conditions(),
             &loaded.state,
@@ -138,27 +148,51 @@ where
         ),
     };
     // Even without a decision the window is done: its objects are in this record, and the
-    // next run starts where it ended.
-    next_state.advance(span.end, cfg.tiling.late, fetched.counted.iter().cloned());
+    // next run starts where it ended; but never past a listing that failed or an object left
+    // unread, which the next run then reads.
+    match done_until(&fetched, span.end) {
+        Some(until) => {
+            if until < span.end {
+                notes.push(format!(
+                    "objects were left unread: the next window starts at {} to read them",
+                    until.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                ));
+            }
+            next_state.advance(until, cfg.tiling.late, fetched.counted.iter().cloned());
+        }
+        None => notes.push("the listing failed: the next run reads this window again".to_string()),
+    }
+    if fetched.objects_read > 0 {
+        next_state.logs_seen = Some(span.end);
+    }
     next_state.last_decision = Some(LastDecision {
         at: opts.now,
         from: decision.from,
         to: decision.to,
     });
-    let (decision, saved) = save_state(
-        cfg,
-        budget.save_by,
-        &svc.logs,
-        &loaded,
-        next_state,
-        decision,
-    )
-    .await;
-    match saved {
-        Saved::Yes => state_record.saved = true,
-        Saved::Conflict => {}
-        Saved::Failed(error) => errors.push(error),
-    }
+    let decision = if opts.save_state {
+        let (decision, saved) = save_state(
+            cfg,
+            budget.save_by,
+            &svc.logs,
+            &loaded,
+            next_state,
+            decision,
+        )
+        .await;
+        match saved {
+            Saved::Yes => state_record.saved = true,
+            Saved::Conflict => {}
+            Saved::Failed(error) => errors.push(error),
+        }
+        decision
+    } else {
+        state_record.note = Some(
+            "a one-off dry run: the state is left as it was, so the scheduled runs still read this window"
+                .to_string(),
+        );
+        decision
+    };
     let outcome = match capacity {
         None => Outcome {
             decision,
@@ -194,7 +228,7 @@ where
             metrics_start,
             listed_from: span.list_from,
             replay: false,
-            notes: span.notes,
+            notes,
         },
         logs: logs_record(&fetched),
         capacity,
@@ -278,7 +312,7 @@ fn replay_record(
     let current = fleet.capacity.map_or(0, |c| c.desired);
     let earlier = last.map_or(String::new(), |d| {
         format!(
-            " (decided at {}: {} to {})",
+            " (the run at {} decided {} to {}; its record says whether the change was made)",
             d.at.format("%Y-%m-%dT%H:%M:%SZ"),
             d.from,
             d.to
@@ -320,8 +354,41 @@ fn replay_record(
     }
 }
 
+/// How far this run's window is done: its end, or just before the oldest object it left
+/// unread; `None` when the listing failed (the window is not done at all).
+fn done_until(fetched: &FetchReport, end: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if fetched.list_error.is_some() {
+        return None;
+    }
+    Some(fetched.oldest_unread.map_or(end, |oldest| {
+        (oldest - chrono::Duration::milliseconds(1)).min(end)
+    }))
+}
+
+/// An empty window from a source that had logs in the last day, when such a window is taken as
+/// no traffic: the note that says so. A listing that failed, or a source never seen or silent
+/// for a day (a shipper that may be dead), stays missing data.
+fn quiet_night(
+    cfg: &Config,
+    fetched: &FetchReport,
+    state: &State,
+    end: DateTime<Utc>,
+) -> Option<String> {
+    let seen = state.logs_seen?;
+    let ago = end - seen;
+    (cfg.empty_window_is_quiet
+        && fetched.condition == LogCondition::EmptyWindow
+        && ago <= chrono::Duration::hours(24))
+    .then(|| {
+        format!(
+            "no log objects in the window, and the last ones came {} min before its end: taken as no traffic (LOGSCALE_EMPTY_WINDOW=no_traffic), so CPU may scale in",
+            ago.num_minutes()
+        )
+    })
+}
+
 /// What the policy reads: the fleet's load and the window's logs.
-fn signals(cfg: &Config, fetched: &FetchReport, load: &FleetLoad) -> Signals {
+fn signals(cfg: &Config, fetched: &FetchReport, load: &FleetLoad, logs_complete: bool) -> Signals {
     Signals {
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
@@ -330,7 +397,7 @@ fn signals(cfg: &Config, fetched: &FetchReport, load: &FleetLoad) -> Signals {
         latency_ms: fetched
             .summary
             .quantile_ms(f64::from(cfg.policy.latency_percentile) / 100.0),
-        logs_complete: fetched.condition.is_complete(),
+        logs_complete,
         counted_instances: load.counted,
         cpu_complete: load.cpu_complete,
     }

@@ -72,6 +72,9 @@ pub struct FetchReport {
     pub late_objects: usize,
     /// Objects listed again near the window's start that an earlier run already counted.
     pub already_counted: usize,
+    /// The LastModified of the oldest object left unread (cut by the deadline, or not opened):
+    /// the next window must start before it.
+    pub oldest_unread: Option<DateTime<Utc>>,
     /// How the objects were found; `None` when nothing was listed (a replay).
     pub discovery: Option<Discovery>,
     /// Every object read (in full or in part) this run, and every one skipped as already
@@ -97,6 +100,7 @@ impl FetchReport {
             late_objects: 0,
             already_counted: 0,
             discovery: None,
+            oldest_unread: None,
             counted: Vec::new(),
         }
     }
@@ -287,11 +291,9 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
                         Ok(joined) => joined,
                         Err(_) => {
                             abort.abort();
-                            // Not attempted: the next run may still read it.
                             return (
                                 mark,
-                                None,
-                                ObjectRead::failed("not read: the invocation's deadline was near"),
+                                ObjectRead::unread("not read: the invocation's deadline was near"),
                             );
                         }
                     },
@@ -299,14 +301,19 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
                 };
                 let read =
                     joined.unwrap_or_else(|e| ObjectRead::failed(format!("reader failed: {e}")));
-                (mark.clone(), Some(mark), read)
+                (mark, read)
             }
         })
         .buffer_unordered(concurrency.max(1));
     let mut reads = std::pin::pin!(reads);
-    while let Some((mark, attempted, read)) = reads.next().await {
-        // Counted, even if only in part: reading it again would count its lines twice.
-        report.counted.extend(attempted);
+    while let Some((mark, read)) = reads.next().await {
+        if read.unread {
+            let lm = mark.last_modified;
+            report.oldest_unread = Some(report.oldest_unread.map_or(lm, |t| t.min(lm)));
+        } else {
+            // Counted, even if only in part: reading it again would count its lines twice.
+            report.counted.push(mark.clone());
+        }
         let key = mark.key;
         if let Some((summary, format)) = &read.parsed {
             report.summary.merge(summary);
@@ -328,13 +335,26 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
 struct ObjectRead {
     parsed: Option<(LogSummary, Format)>,
     problem: Option<String>,
+    /// Nothing of it was read (cut by the deadline, or it could not be opened): a later run
+    /// reads it.
+    unread: bool,
 }
 
 impl ObjectRead {
+    /// Read in vain: it counts as done.
     fn failed(problem: impl Into<String>) -> ObjectRead {
         ObjectRead {
             parsed: None,
             problem: Some(problem.into()),
+            unread: false,
+        }
+    }
+
+    /// Not read at all: left for the next run.
+    fn unread(problem: impl Into<String>) -> ObjectRead {
+        ObjectRead {
+            unread: true,
+            ..ObjectRead::failed(problem)
         }
     }
 }
@@ -347,18 +367,25 @@ async fn read_object<L: LogStore>(
 ) -> ObjectRead {
     let mut body = match store.open(bucket, &object.key).await {
         Ok(body) => body,
-        Err(e) => return ObjectRead::failed(e.to_string()),
+        // Deleted since it was listed: there is nothing left to read.
+        Err(e) if e.is("NoSuchKey") => return ObjectRead::failed(e.to_string()),
+        Err(e) => return ObjectRead::unread(e.to_string()),
     };
     // The body's first bytes say whether it is gzip; neither the key's suffix nor the
     // object's Content-Encoding is trusted to.
     let mut sink = ObjectSink::new(Encoding::Auto, options);
     let mut problem = None;
-    while let Some(chunk) = body.chunks.next().await {
+    'body: while let Some(chunk) = body.chunks.next().await {
         match chunk {
             Ok(bytes) => {
-                if let Err(e) = sink.feed(&bytes) {
-                    problem = Some(e.to_string());
-                    break;
+                // A few kilobytes of gzip can decode to many megabytes: fed in pieces, with a
+                // yield after each, the reader can be cut off at the deadline mid-object.
+                for piece in bytes.chunks(FEED_PIECE) {
+                    if let Err(e) = sink.feed(piece) {
+                        problem = Some(e.to_string());
+                        break 'body;
+                    }
+                    tokio::task::yield_now().await;
                 }
             }
             Err(e) => {
@@ -374,8 +401,12 @@ async fn read_object<L: LogStore>(
     ObjectRead {
         parsed: Some((summary, format)),
         problem,
+        unread: false,
     }
 }
+
+/// Raw bytes parsed between two yields (at most about 64 MiB of text, at gzip's largest ratio).
+const FEED_PIECE: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

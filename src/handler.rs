@@ -106,6 +106,9 @@ where
         now,
         scheduled: scheduled_time(event),
         dry_run: overrides.dry_run.unwrap_or(cfg.dry_run),
+        // An event that asks for a dry run of a live deployment is a trial, not a scheduled
+        // run: it leaves the state (and so the window) to the schedule.
+        save_state: overrides.dry_run != Some(true) || cfg.dry_run,
         deadline,
     };
     Ok(run_cycle(cfg, svc, options).await)

@@ -235,6 +235,13 @@ pub const CATCH_UP_MINUTES: Setting = Setting {
     },
     meaning: "after missed runs, at most this many minutes of logs are read at once; the span beyond is named in the record",
 };
+pub const EMPTY_WINDOW: Setting = Setting {
+    variable: "LOGSCALE_EMPTY_WINDOW",
+    parameter: Some("EmptyWindow"),
+    default: Fallback::Value("no_traffic"),
+    allowed: Allowed::OneOf(&["no_traffic", "missing"]),
+    meaning: "an empty window from a source that had logs in the last 24 hours: `no_traffic` (a quiet night: CPU may scale in) or `missing` (for a shipper that may be dead: never scale in on it)",
+};
 pub const MAX_OBJECT_BYTES: Setting = Setting {
     variable: "LOGSCALE_MAX_OBJECT_BYTES",
     parameter: Some("MaxObjectBytes"),
@@ -446,6 +453,7 @@ pub const SETTINGS: &[Setting] = &[
     LAG_SECONDS,
     LATE_MINUTES,
     CATCH_UP_MINUTES,
+    EMPTY_WINDOW,
     METRICS_MINUTES,
     CPU_HIGH,
     CPU_LOW,

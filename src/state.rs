@@ -67,6 +67,9 @@ pub struct State {
     pub counted: Vec<Counted>,
     #[serde(default)]
     pub last_decision: Option<LastDecision>,
+    /// The end of the last window that had log objects: how recently the source was healthy.
+    #[serde(default)]
+    pub logs_seen: Option<DateTime<Utc>>,
 }
 
 impl State {

@@ -77,6 +77,15 @@ pub fn plan(
     high_water: Option<DateTime<Utc>>,
 ) -> Plan {
     let mut notes = Vec::new();
+    // An event for a window already decided is a replay however late it arrives.
+    if let (Some(t), Some(decided)) = (scheduled, high_water) {
+        if t - tiling.lag <= decided {
+            return Plan::Replay {
+                end: t - tiling.lag,
+                decided_until: decided,
+            };
+        }
+    }
     let at = match scheduled {
         Some(t) if t >= now - tiling.catch_up && t <= now + FUTURE_TOLERANCE => t,
         Some(t) => {
@@ -169,6 +178,19 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn an_event_for_a_decided_window_is_a_replay_however_late_it_comes() {
+        let tiling = Tiling::default();
+        // Lambda retried the 12:05 event six hours later, after the 12:10 run.
+        assert_eq!(
+            plan(&tiling, Some(t(5, 0)), t(365, 0), Some(t(9, 0))),
+            Plan::Replay {
+                end: t(4, 0),
+                decided_until: t(9, 0)
+            }
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ async fn run_against_the_deadline(s: &Scenario) -> (DecisionRecord, Duration) {
         now: Utc::now(),
         scheduled: None,
         dry_run: false,
+        save_state: true,
         deadline: Some(started + DEADLINE),
     };
     let record = run_cycle(&cfg, &services, opts).await;

@@ -116,6 +116,7 @@ async fn run(cloud: &InMemoryCloud, prefix: &str) -> DecisionRecord {
         now: now(),
         scheduled: None,
         dry_run: true,
+        save_state: true,
         deadline: None,
     };
     run_cycle(&config(prefix), &cloud.services(), opts).await

@@ -107,6 +107,7 @@ async fn run(cloud: &InMemoryCloud) -> DecisionRecord {
         now: now(),
         scheduled: None,
         dry_run: false,
+        save_state: true,
         deadline: None,
     };
     run_cycle(&config(), &cloud.services(), opts).await

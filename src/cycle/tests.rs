@@ -106,6 +106,7 @@ async fn run_at(
         now: at,
         scheduled: None,
         dry_run,
+        save_state: true,
         deadline: None,
     };
     run_cycle(cfg, &cloud.services(), opts).await
@@ -303,6 +304,31 @@ async fn a_dry_run_decides_and_records_but_never_calls() {
     .unwrap();
     assert!(record.dry_run && !record.applied);
     assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+
+    // A dry run asked for by the event, on a live deployment, is a trial: it leaves the state
+    // (and the window) to the scheduled run that follows.
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[]);
+    let trial = crate::handler::handle(
+        &cfg,
+        &cloud.services(),
+        &serde_json::json!({"dry_run": true}),
+        now(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(trial.dry_run && !trial.state.saved);
+    assert!(trial
+        .state
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("one-off dry run"));
+    assert!(cloud.calls_to("PutObject").is_empty());
+    let scheduled = run(&cloud, &cfg, false).await;
+    assert_eq!(scheduled.logs.metrics.requests, trial.logs.metrics.requests);
+    assert!(scheduled.applied);
 }
 
 #[tokio::test]
@@ -344,7 +370,7 @@ async fn a_missing_bucket_is_named_and_never_scales_in() {
 }
 
 #[tokio::test]
-async fn an_empty_window_never_scales_in_but_cpu_still_scales_out() {
+async fn an_empty_window_from_a_source_never_seen_never_scales_in_but_cpu_still_scales_out() {
     let quiet = world(1, 10, 4, &[20.0; 4]);
     let cfg = config(&[("LOGSCALE_PREFIX", "elsewhere/")]);
     let record = run(&quiet, &cfg, false).await;
@@ -447,6 +473,7 @@ async fn a_slow_object_is_named_at_the_deadline_and_the_rest_still_counts() {
         now: now(),
         scheduled: None,
         dry_run: false,
+        save_state: true,
         deadline: Some(Instant::now() + Duration::from_secs(60)),
     };
     let started = Instant::now();
@@ -575,6 +602,7 @@ async fn run_with_deadline(cloud: &InMemoryCloud, cfg: &Config) -> (DecisionReco
         now: now(),
         scheduled: None,
         dry_run: false,
+        save_state: true,
         deadline: Some(Instant::now() + Duration::from_secs(60)),
     };
     let started = Instant::now();
@@ -727,6 +755,7 @@ async fn run_scheduled(
         now,
         scheduled: Some(scheduled),
         dry_run: false,
+        save_state: true,
         deadline: None,
     };
     run_cycle(cfg, &cloud.services(), opts).await
@@ -784,4 +813,109 @@ async fn an_object_that_appears_late_is_counted_by_the_next_run_once() {
     let last_at = next_at + chrono::Duration::minutes(5);
     let last = run_scheduled(&cloud, &cfg, last_at, last_at).await;
     assert_eq!(last.logs.metrics.requests, 0, "nothing counted twice");
+}
+
+#[tokio::test]
+async fn a_quiet_night_lets_cpu_scale_in_unless_empty_means_missing() {
+    for (setting, scales_in) in [("no_traffic", true), ("missing", false)] {
+        // Four quiet instances in a group at 6: CPU and memory say 3, a step of one a run.
+        let cloud = world(1, 10, 6, &[20.0; 4]);
+        let cfg = config(&[("LOGSCALE_EMPTY_WINDOW", setting)]);
+        let first = run_scheduled(&cloud, &cfg, now(), now()).await;
+        assert!(first.logs.metrics.requests > 0);
+        // Five minutes later no new object has come: the source was healthy a window ago.
+        let later = now() + chrono::Duration::minutes(5);
+        let record = run_scheduled(&cloud, &cfg, later, later).await;
+        assert_eq!(
+            record.logs.condition,
+            LogCondition::EmptyWindow,
+            "{setting}"
+        );
+        let from = record.decision.from;
+        if scales_in {
+            assert!(
+                record.decision.to < from,
+                "{setting}: {}",
+                record.decision.explanation
+            );
+            assert!(record.window.notes.iter().any(|n| n.contains("no traffic")));
+        } else {
+            assert_eq!(record.decision.to, from, "{setting}");
+            assert!(rules(&record).contains(&"missing_data".to_string()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_source_silent_for_a_day_is_missing_data_not_a_quiet_night() {
+    let cloud = world(1, 10, 6, &[20.0; 4]);
+    let cfg = config(&[]);
+    run_scheduled(&cloud, &cfg, now(), now()).await;
+    let next_day = now() + chrono::Duration::hours(25);
+    // Runs were missed for a day (the catch-up span is read), and nothing has come since.
+    let record = run_scheduled(&cloud, &cfg, next_day, next_day).await;
+    assert_eq!(record.logs.condition, LogCondition::EmptyWindow);
+    assert_eq!(record.decision.to, record.decision.from);
+    assert!(rules(&record).contains(&"missing_data".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn objects_left_unread_at_the_deadline_are_read_by_the_next_run() {
+    let cloud = world(1, 10, 2, &[60.0, 60.0]);
+    for minute in 1..=4 {
+        cloud.put_object(
+            BUCKET,
+            &format!("logs/{minute}.log"),
+            healthy_logs(10),
+            now() - chrono::Duration::minutes(minute),
+        );
+    }
+    // Three reads of 20 s each, one at a time: two fit before the reserve, the third is cut.
+    cloud.inject(
+        Fault::delay("GetObject", Duration::from_secs(20))
+            .on("app-logs/logs/")
+            .times(3),
+    );
+    let cfg = config(&[("LOGSCALE_FETCH_CONCURRENCY", "1")]);
+    let (first, _) = run_with_deadline(&cloud, &cfg).await;
+    assert_eq!(first.logs.objects_read, 2);
+    assert!(
+        first.window.notes.iter().any(|n| n.contains("left unread")),
+        "{:?}",
+        first.window.notes
+    );
+    let next_at = now() + chrono::Duration::minutes(5);
+    let next = run_scheduled(&cloud, &cfg, next_at, next_at).await;
+    assert!(
+        next.window.start < first.window.end,
+        "it starts before the unread objects"
+    );
+    assert_eq!(next.logs.objects_read, 3, "the three left, and only they");
+    assert_eq!(
+        first.logs.metrics.requests + next.logs.metrics.requests,
+        2000 + 4 * 10
+    );
+}
+
+#[tokio::test]
+async fn a_failed_listing_leaves_its_window_to_the_next_run() {
+    let cloud = world(1, 10, 2, &[60.0, 60.0]);
+    let cfg = config(&[]);
+    let first = run_scheduled(&cloud, &cfg, now(), now()).await;
+    let at = |m: i64| now() + chrono::Duration::minutes(m);
+    cloud.put_object(BUCKET, "logs/b.log", healthy_logs(70), at(3));
+    cloud.inject(Fault::error("ListObjectsV2", "InternalError").times(1));
+    let failed = run_scheduled(&cloud, &cfg, at(5), at(5)).await;
+    assert_eq!(failed.logs.condition, LogCondition::ListFailed);
+    assert!(failed
+        .window
+        .notes
+        .iter()
+        .any(|n| n.contains("listing failed")));
+    let next = run_scheduled(&cloud, &cfg, at(10), at(10)).await;
+    assert_eq!(
+        next.window.start, first.window.end,
+        "the failed window is read again"
+    );
+    assert_eq!(next.logs.metrics.requests, 70);
 }

@@ -65,7 +65,8 @@ fn config() -> Config {
     let vars: BTreeMap<&str, &str> = [
         ("LOGSCALE_BUCKET", BUCKET),
         ("LOGSCALE_GROUP", "web"),
-        ("LOGSCALE_PREFIX", "logs/"),
+        // Hour partitions, as Firehose and Fluent Bit write them.
+        ("LOGSCALE_PREFIX", "logs/%Y/%m/%d/%H/"),
     ]
     .into();
     Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap()
@@ -117,7 +118,8 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
     let mut uploads: Vec<Upload> = Vec::new();
     for minute in 0..runs * 5 {
         let at = t0 + Duration::minutes(minute) + Duration::seconds(rng.i64(0..60));
-        let first = object(&mut rng, format!("logs/{minute:07}.log"), at);
+        let key = format!("logs/{}/{minute:07}.log", at.format("%Y/%m/%d/%H"));
+        let first = object(&mut rng, key, at);
         if rng.u8(..50) == 0 {
             let last_modified = at + Duration::minutes(2);
             uploads.push(Upload {
@@ -157,6 +159,7 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
             now,
             scheduled: Some(scheduled),
             dry_run: false,
+            save_state: true,
             deadline: None,
         };
         let cloud = cloud.clone();
@@ -166,14 +169,31 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
 
     for k in 1..=runs {
         let scheduled = t0 + Duration::minutes(5 * k);
-        // EventBridge drops or delays an event now and then: up to four in a row are missed.
-        if rng.u8(..30) == 0 && skipped_in_a_row < 4 {
+        // EventBridge drops or delays an event now and then: up to four in a row are missed
+        // (not at the very end, so the last run's catch-up covers the rest).
+        if rng.u8(..30) == 0 && skipped_in_a_row < 4 && k < runs - 5 {
             skipped_in_a_row += 1;
             skipped += 1;
             continue;
         }
         skipped_in_a_row = 0;
-        let now = scheduled + Duration::seconds(rng.i64(0..=60));
+        // The invocation starts up to a minute off its schedule, either way; the load moves.
+        let now = scheduled + Duration::seconds(rng.i64(-60..=60));
+        for id in ["i-1", "i-2"] {
+            cloud.put_instance(
+                InstanceInfo {
+                    id: id.into(),
+                    state: "running".into(),
+                    instance_type: None,
+                    launch_time: Some(t0 - Duration::days(1)),
+                },
+                InstanceLoad {
+                    cpu_percent: Some(rng.f64() * 80.0 + 15.0),
+                    memory_percent: None,
+                    cpu_datapoints: 2,
+                },
+            );
+        }
         let record = run(now, scheduled).await;
         assert!(!record.window.replay, "run {k}: {:?}", record.window);
         assert!(
@@ -191,7 +211,13 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         // A duplicate delivery, and Lambda's retry of the same event minutes later.
         for again in [Duration::seconds(1), Duration::minutes(3)] {
             if rng.u8(..40) == 0 {
+                let changes_before = cloud.calls_to("SetDesiredCapacity").len();
                 let replay = run(now + again, scheduled).await;
+                assert_eq!(
+                    cloud.calls_to("SetDesiredCapacity").len(),
+                    changes_before,
+                    "a replay changes nothing"
+                );
                 assert!(replay.window.replay, "run {k} again: {:?}", replay.window);
                 assert!(!replay.applied);
                 assert_eq!(replay.logs.metrics.requests, 0);
@@ -200,8 +226,9 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         }
     }
     // A last run once every object has long been visible.
-    let last = t0 + Duration::minutes(5 * runs + 20);
+    let last = t0 + Duration::minutes(5 * runs + 15);
     let record = run(last, last).await;
+    assert!(record.window.notes.is_empty(), "{:?}", record.window.notes);
     counted += record.logs.metrics.requests;
     let end = record.window.end;
 
@@ -224,5 +251,7 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         "no window decided twice"
     );
     let changes = cloud.calls_to("SetDesiredCapacity").len();
-    assert!(changes <= decided_ends.len() + 1);
+    assert!(changes > 0, "the load moved the group");
+    let group = cloud.group("web").unwrap();
+    assert!((1..=10).contains(&group.desired));
 }

@@ -28,6 +28,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         now: Utc::now(),
         scheduled: args.at,
         dry_run: args.dry_run || config.dry_run,
+        // `--dry-run` on a live deployment is a trial: it leaves the state to the schedule.
+        save_state: !args.dry_run || config.dry_run,
         deadline: None,
     };
     let record = run_cycle(&config, &services, options).await;
