@@ -182,7 +182,12 @@ where
         .await;
         match saved {
             Saved::Yes => state_record.saved = true,
-            Saved::Conflict => {}
+            // Two runs read the same window (a duplicate event delivered at once): the other
+            // one's record is the window's.
+            Saved::Conflict => notes.push(
+                "another run saved its state first: its record stands for this window, and this record's counts repeat it"
+                    .to_string(),
+            ),
             Saved::Failed(error) => errors.push(error),
         }
         decision

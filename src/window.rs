@@ -41,6 +41,10 @@ impl Default for Tiling {
     }
 }
 
+/// Lambda delivers an asynchronous event (a retry included) at most this long after it was
+/// sent: six hours is the most `MaximumEventAgeInSeconds` allows.
+const MAX_EVENT_AGE: Duration = Duration::hours(6);
+
 /// An event time this far ahead of the wall clock is taken as a clock problem, not a schedule.
 const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
 
@@ -77,9 +81,10 @@ pub fn plan(
     high_water: Option<DateTime<Utc>>,
 ) -> Plan {
     let mut notes = Vec::new();
-    // An event for a window already decided is a replay however late it arrives.
+    // An event for a window already decided is a replay, however late Lambda delivers it; an
+    // older time than Lambda ever delivers is a hand-made event (the samples) and reads now.
     if let (Some(t), Some(decided)) = (scheduled, high_water) {
-        if t - tiling.lag <= decided {
+        if t - tiling.lag <= decided && t >= now - MAX_EVENT_AGE {
             return Plan::Replay {
                 end: t - tiling.lag,
                 decided_until: decided,
@@ -183,14 +188,25 @@ mod tests {
     #[test]
     fn an_event_for_a_decided_window_is_a_replay_however_late_it_comes() {
         let tiling = Tiling::default();
-        // Lambda retried the 12:05 event six hours later, after the 12:10 run.
+        // Lambda retried the 12:05 event three hours later, after the 12:10 run.
         assert_eq!(
-            plan(&tiling, Some(t(5, 0)), t(365, 0), Some(t(9, 0))),
+            plan(&tiling, Some(t(5, 0)), t(185, 0), Some(t(9, 0))),
             Plan::Replay {
                 end: t(4, 0),
                 decided_until: t(9, 0)
             }
         );
+    }
+
+    #[test]
+    fn a_hand_made_event_with_an_old_time_reads_now_every_time() {
+        // The sample events' fixed time, invoked again and again: never a replay.
+        let tiling = Tiling::default();
+        let sample = Some(t(-5_000_000, 0));
+        let first = span(plan(&tiling, sample, t(10, 0), None));
+        let again = span(plan(&tiling, sample, t(12, 0), Some(first.end)));
+        assert_eq!((again.start, again.end), (t(9, 0), t(11, 0)));
+        assert!(again.notes[0].contains("taken as now"));
     }
 
     #[test]

@@ -236,6 +236,11 @@ async fn a_lost_race_on_the_state_holds_and_never_acts() {
     assert_eq!(record.decision.action(), Action::Hold);
     assert_eq!(record.decision.to, 2);
     assert_eq!(rules(&record).last().unwrap(), "state_conflict");
+    assert!(record
+        .window
+        .notes
+        .iter()
+        .any(|n| n.contains("another run saved")));
     assert!(!record.applied && !record.state.saved);
     assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
     assert_eq!(cloud.group(GROUP).unwrap().desired, 2);
