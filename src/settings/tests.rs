@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::*;
 
 /// Template Parameters that configure the deployment rather than the function's variables.
-const DEPLOYMENT_ONLY_PARAMETERS: &[&str] = &["ScheduleExpression", "LogRetentionDays"];
+const DEPLOYMENT_ONLY_PARAMETERS: &[&str] =
+    &["ScheduleExpression", "LogRetentionDays", "FunctionMemoryMb"];
 
 fn manifest_file(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
