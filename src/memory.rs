@@ -16,8 +16,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{
-    GroupInfo, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, ObjectBody, ObjectInfo,
-    SaveOutcome, ScalingGroups, ServiceError, Services, StateStore, StoredState,
+    GroupInfo, GroupInstance, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, ObjectBody,
+    ObjectInfo, SaveOutcome, ScalingGroups, ServiceError, Services, StateStore, StoredState,
 };
 
 /// The chunk size objects are streamed in: small, so a parser sees lines cut across chunks.
@@ -183,6 +183,49 @@ impl InMemoryCloud {
 
     pub fn put_group(&self, group: GroupInfo) {
         self.world().groups.insert(group.name.clone(), group);
+    }
+
+    /// A group `name` with limits `(min, max, desired)` of in-service, healthy instances
+    /// `i-0000`, `i-0001`, …, running since `launched`, one per entry of `cpus` (its CPU
+    /// average; memory at `memory`, if given).
+    pub fn put_fleet(
+        &self,
+        name: &str,
+        (min, max, desired): (u32, u32, u32),
+        cpus: &[f64],
+        memory: Option<f64>,
+        launched: DateTime<Utc>,
+    ) {
+        let ids: Vec<String> = (0..cpus.len()).map(|i| format!("i-{i:04}")).collect();
+        self.put_group(GroupInfo {
+            name: name.to_string(),
+            min,
+            max,
+            desired,
+            instances: ids
+                .iter()
+                .map(|id| GroupInstance {
+                    id: id.clone(),
+                    lifecycle_state: "InService".into(),
+                    health_status: "Healthy".into(),
+                })
+                .collect(),
+        });
+        for (id, cpu) in ids.into_iter().zip(cpus) {
+            self.put_instance(
+                InstanceInfo {
+                    id,
+                    state: "running".into(),
+                    instance_type: Some("t3.micro".into()),
+                    launch_time: Some(launched),
+                },
+                InstanceLoad {
+                    cpu_percent: Some(*cpu),
+                    memory_percent: memory,
+                    cpu_datapoints: 2,
+                },
+            );
+        }
     }
 
     pub fn group(&self, name: &str) -> Option<GroupInfo> {

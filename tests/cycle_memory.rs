@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use chrono::{Duration, TimeZone, Utc};
 use logscale::memory::InMemoryCloud;
 use logscale::parse::Format;
-use logscale::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
 use logscale::sample_logs::{generate, LogGenSpec};
 use logscale::{run_cycle, Config, CycleOptions};
 
@@ -31,30 +30,7 @@ async fn memory_of_a_cycle_over_many_small_objects() {
         .unwrap_or(20_000);
     let now = Utc.with_ymd_and_hms(2024, 12, 8, 12, 35, 0).unwrap();
     let cloud = InMemoryCloud::new();
-    cloud.put_group(GroupInfo {
-        name: "web".into(),
-        min: 1,
-        max: 10,
-        desired: 2,
-        instances: vec![GroupInstance {
-            id: "i-1".into(),
-            lifecycle_state: "InService".into(),
-            health_status: "Healthy".into(),
-        }],
-    });
-    cloud.put_instance(
-        InstanceInfo {
-            id: "i-1".into(),
-            state: "running".into(),
-            instance_type: None,
-            launch_time: Some(now - Duration::days(1)),
-        },
-        InstanceLoad {
-            cpu_percent: Some(60.0),
-            memory_percent: None,
-            cpu_datapoints: 2,
-        },
-    );
+    cloud.put_fleet("web", (1, 10, 2), &[60.0], None, now - Duration::days(1));
     for i in 0..objects {
         let mut body = Vec::new();
         let spec = LogGenSpec {

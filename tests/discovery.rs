@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use logscale::memory::InMemoryCloud;
 use logscale::parse::Format;
-use logscale::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
 use logscale::sample_logs::{generate, LogGenSpec};
 use logscale::{run_cycle, Config, CycleOptions, DecisionRecord, LogCondition};
 
@@ -57,36 +56,8 @@ fn key(at: DateTime<Utc>, name: &str) -> String {
 /// today in the 11:00 partition, and `NEW_OBJECTS` in the window.
 fn world() -> InMemoryCloud {
     let cloud = InMemoryCloud::new();
-    let ids = ["i-0000", "i-0001"];
-    cloud.put_group(GroupInfo {
-        name: GROUP.into(),
-        min: 1,
-        max: 10,
-        desired: 2,
-        instances: ids
-            .iter()
-            .map(|id| GroupInstance {
-                id: id.to_string(),
-                lifecycle_state: "InService".into(),
-                health_status: "Healthy".into(),
-            })
-            .collect(),
-    });
-    for id in ids {
-        cloud.put_instance(
-            InstanceInfo {
-                id: id.into(),
-                state: "running".into(),
-                instance_type: Some("t3.micro".into()),
-                launch_time: Some(now() - Duration::hours(2)),
-            },
-            InstanceLoad {
-                cpu_percent: Some(50.0),
-                memory_percent: Some(40.0),
-                cpu_datapoints: 2,
-            },
-        );
-    }
+    let launched = now() - Duration::hours(2);
+    cloud.put_fleet(GROUP, (1, 10, 2), &[50.0, 50.0], Some(40.0), launched);
     let old = b"[2024-12-01 00:00:00.000] INFO - GET /old - status: 200 - response_time: 5.00ms\n";
     let first_old_hour = Utc.with_ymd_and_hms(2024, 12, 1, 0, 0, 0).unwrap();
     for i in 0..OLD_OBJECTS {

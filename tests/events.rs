@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use logscale::memory::InMemoryCloud;
-use logscale::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
 use logscale::Config;
 
 fn events_dir() -> PathBuf {
@@ -19,35 +18,7 @@ fn hot_group() -> InMemoryCloud {
     let cloud = InMemoryCloud::new();
     cloud.create_bucket("app-logs");
     let at = Utc.with_ymd_and_hms(2024, 12, 8, 10, 0, 0).unwrap();
-    cloud.put_group(GroupInfo {
-        name: "web".into(),
-        min: 1,
-        max: 5,
-        desired: 2,
-        instances: ["i-1", "i-2"]
-            .into_iter()
-            .map(|id| GroupInstance {
-                id: id.into(),
-                lifecycle_state: "InService".into(),
-                health_status: "Healthy".into(),
-            })
-            .collect(),
-    });
-    for id in ["i-1", "i-2"] {
-        cloud.put_instance(
-            InstanceInfo {
-                id: id.into(),
-                state: "running".into(),
-                instance_type: None,
-                launch_time: Some(at),
-            },
-            InstanceLoad {
-                cpu_percent: Some(92.0),
-                memory_percent: None,
-                cpu_datapoints: 2,
-            },
-        );
-    }
+    cloud.put_fleet("web", (1, 5, 2), &[92.0, 92.0], None, at);
     cloud
 }
 

@@ -10,7 +10,6 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use logscale::memory::InMemoryCloud;
 use logscale::parse::Format;
-use logscale::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
 use logscale::sample_logs::{generate_to, LogGenSpec};
 use logscale::{run_cycle, Config, CycleOptions, DecisionRecord, LogCondition};
 
@@ -43,36 +42,8 @@ fn config() -> Config {
 /// the world and how many requests that object holds.
 fn quiet_group() -> (InMemoryCloud, u64) {
     let cloud = InMemoryCloud::new();
-    let ids: Vec<String> = (0..4).map(|i| format!("i-{i:04}")).collect();
-    cloud.put_group(GroupInfo {
-        name: GROUP.into(),
-        min: 1,
-        max: 10,
-        desired: 4,
-        instances: ids
-            .iter()
-            .map(|id| GroupInstance {
-                id: id.clone(),
-                lifecycle_state: "InService".into(),
-                health_status: "Healthy".into(),
-            })
-            .collect(),
-    });
-    for id in &ids {
-        cloud.put_instance(
-            InstanceInfo {
-                id: id.clone(),
-                state: "running".into(),
-                instance_type: Some("t3.micro".into()),
-                launch_time: Some(now() - Duration::hours(2)),
-            },
-            InstanceLoad {
-                cpu_percent: Some(20.0),
-                memory_percent: Some(40.0),
-                cpu_datapoints: 2,
-            },
-        );
-    }
+    let launched = now() - Duration::hours(2);
+    cloud.put_fleet(GROUP, (1, 10, 4), &[20.0; 4], Some(40.0), launched);
     let spec = LogGenSpec {
         error_share: 0.0,
         slow_share: 0.0,

@@ -11,7 +11,7 @@ use crate::decide::Action;
 use crate::fetch::LogCondition;
 use crate::memory::{Fault, InMemoryCloud};
 use crate::parse::Format;
-use crate::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
+use crate::ports::{InstanceInfo, InstanceLoad};
 use crate::sample_logs::{generate, LogGenSpec};
 
 const BUCKET: &str = "app-logs";
@@ -53,36 +53,8 @@ fn healthy_logs(lines: u64) -> Vec<u8> {
 /// capacity `desired` in [min, max], a log bucket with one healthy object in the window.
 fn world(min: u32, max: u32, desired: u32, cpus: &[f64]) -> InMemoryCloud {
     let cloud = InMemoryCloud::new();
-    let ids: Vec<String> = (0..cpus.len()).map(|i| format!("i-{i:04}")).collect();
-    cloud.put_group(GroupInfo {
-        name: GROUP.into(),
-        min,
-        max,
-        desired,
-        instances: ids
-            .iter()
-            .map(|id| GroupInstance {
-                id: id.clone(),
-                lifecycle_state: "InService".into(),
-                health_status: "Healthy".into(),
-            })
-            .collect(),
-    });
-    for (id, cpu) in ids.iter().zip(cpus) {
-        cloud.put_instance(
-            InstanceInfo {
-                id: id.clone(),
-                state: "running".into(),
-                instance_type: Some("t3.micro".into()),
-                launch_time: Some(now() - chrono::Duration::hours(2)),
-            },
-            InstanceLoad {
-                cpu_percent: Some(*cpu),
-                memory_percent: Some(40.0),
-                cpu_datapoints: 2,
-            },
-        );
-    }
+    let launched = now() - chrono::Duration::hours(2);
+    cloud.put_fleet(GROUP, (min, max, desired), cpus, Some(40.0), launched);
     cloud.put_object(
         BUCKET,
         "logs/app-1.log",

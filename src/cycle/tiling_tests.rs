@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::*;
 use crate::memory::InMemoryCloud;
 use crate::parse::Format;
-use crate::ports::{GroupInfo, GroupInstance, InstanceInfo, InstanceLoad};
+use crate::ports::{InstanceInfo, InstanceLoad};
 use crate::sample_logs::{generate, LogGenSpec};
 
 const BUCKET: &str = "app-logs";
@@ -30,34 +30,8 @@ struct Upload {
 fn world() -> InMemoryCloud {
     let cloud = InMemoryCloud::new();
     cloud.create_bucket(BUCKET);
-    cloud.put_group(GroupInfo {
-        name: "web".into(),
-        min: 1,
-        max: 10,
-        desired: 2,
-        instances: ["i-1", "i-2"]
-            .map(|id| GroupInstance {
-                id: id.into(),
-                lifecycle_state: "InService".into(),
-                health_status: "Healthy".into(),
-            })
-            .to_vec(),
-    });
-    for id in ["i-1", "i-2"] {
-        cloud.put_instance(
-            InstanceInfo {
-                id: id.into(),
-                state: "running".into(),
-                instance_type: None,
-                launch_time: Some(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
-            },
-            InstanceLoad {
-                cpu_percent: Some(62.0),
-                memory_percent: None,
-                cpu_datapoints: 2,
-            },
-        );
-    }
+    let launched = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+    cloud.put_fleet("web", (1, 10, 2), &[62.0, 62.0], None, launched);
     cloud
 }
 
@@ -179,7 +153,7 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         skipped_in_a_row = 0;
         // The invocation starts up to a minute off its schedule, either way; the load moves.
         let now = scheduled + Duration::seconds(rng.i64(-60..=60));
-        for id in ["i-1", "i-2"] {
+        for id in ["i-0000", "i-0001"] {
             cloud.put_instance(
                 InstanceInfo {
                     id: id.into(),
