@@ -44,6 +44,8 @@ pub struct Config {
     /// An empty window from a source that had logs in the last day is no traffic (a quiet
     /// night) rather than missing data.
     pub empty_window_is_quiet: bool,
+    /// Keys under the (plain) prefix sort by time: list from where the last run left off.
+    pub keys_sorted: bool,
     /// How far back CPU and memory are averaged. Longer than `window` by default because EC2
     /// basic monitoring publishes a point every 5 minutes, a few minutes late.
     pub metrics_window: Duration,
@@ -132,6 +134,7 @@ impl Config {
             prefix,
             group,
             empty_window_is_quiet: choice(&get, &settings::EMPTY_WINDOW)? == "no_traffic",
+            keys_sorted: boolean(&get, &settings::KEYS_SORTED)?,
             tiling: Tiling {
                 span: minutes(window_minutes),
                 lag: chrono::Duration::seconds(count(&get, &settings::LAG_SECONDS)? as i64),

@@ -159,6 +159,9 @@ where
                 ));
             }
             next_state.advance(until, cfg.tiling.late, fetched.counted.iter().cloned());
+            if fetched.list_after.is_some() {
+                next_state.list_after.clone_from(&fetched.list_after);
+            }
         }
         None => notes.push("the listing failed: the next run reads this window again".to_string()),
     }
@@ -272,6 +275,8 @@ where
         start: span.start,
         end: span.end,
         counted: &state.counted,
+        keys_sorted: cfg.keys_sorted,
+        list_after: state.list_after.as_deref(),
     };
     fetch_window(
         &svc.logs,

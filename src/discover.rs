@@ -74,6 +74,9 @@ pub enum ListingScope {
     /// A templated prefix over more than [`MAX_PARTITIONS`] partitions: everything under the
     /// literal text before its first field.
     TooManyPartitions,
+    /// A plain prefix whose keys sort by time (`LOGSCALE_KEYS_SORTED`): the keys after the last
+    /// old one (S3's StartAfter).
+    SortedKeys,
 }
 
 /// What to list for a window, and why.
@@ -96,7 +99,9 @@ impl ListingPlan {
                 "the window spans more than {MAX_PARTITIONS} partitions: listed everything under {:?}",
                 self.prefixes.first().map_or("", String::as_str)
             )),
-            ListingScope::AlbDeliveryDates | ListingScope::Partitions => None,
+            ListingScope::AlbDeliveryDates | ListingScope::Partitions | ListingScope::SortedKeys => {
+                None
+            }
         }
     }
 }

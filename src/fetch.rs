@@ -75,6 +75,8 @@ pub struct FetchReport {
     /// The LastModified of the oldest object left unread (cut by the deadline, or not opened):
     /// the next window must start before it.
     pub oldest_unread: Option<DateTime<Utc>>,
+    /// With keys sorted by time: where the next listing starts.
+    pub list_after: Option<String>,
     /// How the objects were found; `None` when nothing was listed (a replay).
     pub discovery: Option<Discovery>,
     /// Every object read (in full or in part) this run, and every one skipped as already
@@ -101,6 +103,7 @@ impl FetchReport {
             already_counted: 0,
             discovery: None,
             oldest_unread: None,
+            list_after: None,
             counted: Vec::new(),
         }
     }
@@ -127,6 +130,9 @@ pub struct Selection<'a> {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub counted: &'a [Counted],
+    /// Keys under a plain prefix sort by time: list after `list_after` (once known).
+    pub keys_sorted: bool,
+    pub list_after: Option<&'a str>,
 }
 
 impl Selection<'static> {
@@ -137,6 +143,8 @@ impl Selection<'static> {
             start,
             end,
             counted: &[],
+            keys_sorted: false,
+            list_after: None,
         }
     }
 }
@@ -170,8 +178,31 @@ pub struct Discovery {
     pub method: ListingScope,
     /// Prefixes listed (each takes one ListObjectsV2 call per 1,000 keys).
     pub prefixes_listed: usize,
+    /// With keys sorted by time, the key the listing started after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_after: Option<String>,
     /// Why the listing is not bounded by the window, when it is not.
     pub note: Option<String>,
+}
+
+/// With keys that sort by time, how far back of the listed span a key still counts as "new":
+/// a key may carry a time somewhat older than its LastModified.
+pub const SORTED_KEYS_SLACK: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Where the next listing of time-sorted keys starts: after the greatest key last modified
+/// at or before `horizon` (well before anything a later run can need), never before `previous`.
+pub fn next_list_after(
+    listed: &[ObjectInfo],
+    horizon: DateTime<Utc>,
+    previous: Option<&str>,
+) -> Option<String> {
+    listed
+        .iter()
+        .filter(|o| o.last_modified <= horizon)
+        .map(|o| o.key.as_str())
+        .chain(previous)
+        .max()
+        .map(str::to_string)
 }
 
 /// How many object problems the record lists; the rest are counted, so a window of thousands
@@ -218,17 +249,24 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
     };
     let (start, end) = (selection.start, selection.end);
     let mut listed = Vec::new();
-    let plan = listing_plan(prefix, selection.list_from, end);
+    let mut plan = listing_plan(prefix, selection.list_from, end);
+    let sorted = selection.keys_sorted && plan.scope == ListingScope::WholePrefix;
+    let start_after = selection.list_after.filter(|_| sorted);
+    if sorted {
+        plan.scope = ListingScope::SortedKeys;
+    }
     report.discovery = Some(Discovery {
         method: plan.scope,
         prefixes_listed: 0,
+        start_after: start_after.map(str::to_string),
         note: plan.note(),
     });
     for list_prefix in plan.prefixes {
         if let Some(d) = &mut report.discovery {
             d.prefixes_listed += 1;
         }
-        match within(deadline, "ListObjectsV2", store.list(bucket, &list_prefix)).await {
+        let list = store.list(bucket, &list_prefix, start_after);
+        match within(deadline, "ListObjectsV2", list).await {
             Ok(objects) => listed.extend(objects),
             Err(e) => {
                 report.condition = if e.is("NoSuchBucket") {
@@ -244,6 +282,12 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         }
     }
     listed.retain(|o| !ignore.contains(&o.key.as_str()));
+    if sorted {
+        // A later run may list from as far back as this one's late span before its own start.
+        let late = selection.start - selection.list_from;
+        let horizon = selection.list_from - late - SORTED_KEYS_SLACK;
+        report.list_after = next_list_after(&listed, horizon, selection.list_after);
+    }
     report.objects_listed = listed.len();
     let mut selected = select_in_window(listed, selection.list_from, end);
     let before = selected.len();
@@ -439,6 +483,24 @@ mod tests {
         );
         let keys: Vec<&str> = picked.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, ["b", "c", "a"], "newest first");
+    }
+
+    #[test]
+    fn time_sorted_listing_moves_past_keys_older_than_the_horizon_only() {
+        let listed = vec![obj("a", 10), obj("b", 20), obj("c", 30), obj("d", 40)];
+        let horizon = Utc.with_ymd_and_hms(2024, 12, 8, 12, 20, 0).unwrap();
+        assert_eq!(
+            next_list_after(&listed, horizon, None).as_deref(),
+            Some("b")
+        );
+        // Never back: a later mark stays.
+        assert_eq!(
+            next_list_after(&listed, horizon, Some("x")).as_deref(),
+            Some("x")
+        );
+        // Nothing that old: the previous mark, or none.
+        let early = Utc.with_ymd_and_hms(2024, 12, 8, 12, 1, 0).unwrap();
+        assert_eq!(next_list_after(&listed, early, None), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! compare ETags, and `SetDesiredCapacity` outside the group's limits is a `ValidationError`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -325,16 +326,28 @@ fn no_such_bucket(operation: &'static str, bucket: &str) -> ServiceError {
 }
 
 impl LogStore for InMemoryCloud {
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, ServiceError> {
-        self.call("ListObjectsV2", format!("{bucket}/{prefix}"))
-            .await?;
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ObjectInfo>, ServiceError> {
+        let target = match start_after {
+            Some(after) => format!("{bucket}/{prefix} after {after}"),
+            None => format!("{bucket}/{prefix}"),
+        };
+        self.call("ListObjectsV2", target).await?;
         let world = self.world();
         let objects = world
             .buckets
             .get(bucket)
             .ok_or_else(|| no_such_bucket("ListObjectsV2", bucket))?;
+        let from = match start_after {
+            Some(after) if after >= prefix => Bound::Excluded(after.to_string()),
+            _ => Bound::Included(prefix.to_string()),
+        };
         Ok(objects
-            .range(prefix.to_string()..)
+            .range((from, Bound::Unbounded))
             .take_while(|(key, _)| key.starts_with(prefix))
             .map(|(key, o)| ObjectInfo {
                 key: key.clone(),

@@ -93,11 +93,13 @@ pub struct Services<L, G, I, M> {
 
 /// Where the logs are: S3 in production.
 pub trait LogStore: Send + Sync {
-    /// Every object under `prefix`, all pages.
+    /// Every object under `prefix`, all pages; with `start_after`, only the keys that sort
+    /// after it (S3's StartAfter).
     fn list(
         &self,
         bucket: &str,
         prefix: &str,
+        start_after: Option<&str>,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, ServiceError>> + Send;
 
     /// Opens one object for streaming.

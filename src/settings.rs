@@ -235,6 +235,13 @@ pub const CATCH_UP_MINUTES: Setting = Setting {
     },
     meaning: "after missed runs, at most this many minutes of logs are read at once; the span beyond is named in the record",
 };
+pub const KEYS_SORTED: Setting = Setting {
+    variable: "LOGSCALE_KEYS_SORTED",
+    parameter: Some("KeysSorted"),
+    default: Fallback::Value("false"),
+    allowed: Allowed::Boolean,
+    meaning: "keys under a plain prefix sort by time (a shipper's `%Y%m%d%H%M%S…` names, CloudFront's `<distribution>.YYYY-MM-DD-HH.`): after the first run, each lists only the keys after the last old one (S3's StartAfter), see [Discovery](#discovery)",
+};
 pub const EMPTY_WINDOW: Setting = Setting {
     variable: "LOGSCALE_EMPTY_WINDOW",
     parameter: Some("EmptyWindow"),
@@ -453,6 +460,7 @@ pub const SETTINGS: &[Setting] = &[
     LAG_SECONDS,
     LATE_MINUTES,
     CATCH_UP_MINUTES,
+    KEYS_SORTED,
     EMPTY_WINDOW,
     METRICS_MINUTES,
     CPU_HIGH,

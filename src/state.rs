@@ -70,6 +70,9 @@ pub struct State {
     /// The end of the last window that had log objects: how recently the source was healthy.
     #[serde(default)]
     pub logs_seen: Option<DateTime<Utc>>,
+    /// With keys that sort by time: the next listing starts after this key.
+    #[serde(default)]
+    pub list_after: Option<String>,
 }
 
 impl State {

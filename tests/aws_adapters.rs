@@ -49,8 +49,15 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
     put_logs(&bucket, "other/ignored.log", 50, 0.0, 0.0).await;
 
     let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true)).with_page_size(2);
-    let listed = store.list(&bucket, "logs/").await.unwrap();
+    let listed = store.list(&bucket, "logs/", None).await.unwrap();
     assert_eq!(listed.len(), 5, "{listed:?}");
+    // StartAfter, across pages: only the keys that sort after the given one.
+    let after = &listed[1].key;
+    let later = store.list(&bucket, "logs/", Some(after)).await.unwrap();
+    let keys: Vec<&String> = later.iter().map(|o| &o.key).collect();
+    let want: Vec<&String> = listed[2..].iter().map(|o| &o.key).collect();
+    assert_eq!(keys, want);
+    assert!(listed.iter().all(|o| o.etag.is_some()), "S3 lists ETags");
 
     let report = fetch_logs(&store, &bucket).await;
     assert_eq!(

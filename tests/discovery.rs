@@ -147,3 +147,74 @@ async fn a_plain_prefix_lists_the_whole_bucket_for_the_same_five() {
     );
     assert!(discovery.note.as_deref().unwrap().contains("time fields"));
 }
+
+/// A flat prefix whose keys sort by time (like `<distribution>.YYYY-MM-DD-HH.<id>.gz`).
+fn flat_key(at: DateTime<Utc>, id: usize) -> String {
+    format!("cdn/E2ABC.{}.{id:05}.log", at.format("%Y-%m-%d-%H-%M-%S"))
+}
+
+#[tokio::test]
+async fn time_sorted_keys_are_listed_from_where_the_last_run_left_off() {
+    let cloud = InMemoryCloud::new();
+    cloud.put_fleet(
+        GROUP,
+        (1, 10, 2),
+        &[50.0, 50.0],
+        None,
+        now() - Duration::hours(2),
+    );
+    let old = b"[2024-12-01 00:00:00.000] INFO - GET /old - status: 200 - response_time: 5.00ms\n";
+    for i in 0..OLD_OBJECTS {
+        let at = now() - Duration::days(3) + Duration::minutes(i as i64);
+        cloud.put_object(BUCKET, &flat_key(at, i), &old[..], at);
+    }
+    let logs = healthy_logs();
+    for i in 0..NEW_OBJECTS {
+        let at = now() - Duration::minutes(4) + Duration::seconds(40 * i as i64);
+        cloud.put_object(BUCKET, &flat_key(at, 10_000 + i), logs.clone(), at);
+    }
+    let vars: HashMap<&str, &str> = [
+        ("LOGSCALE_BUCKET", BUCKET),
+        ("LOGSCALE_GROUP", GROUP),
+        ("LOGSCALE_PREFIX", "cdn/"),
+        ("LOGSCALE_LAG_SECONDS", "0"),
+        ("LOGSCALE_KEYS_SORTED", "true"),
+    ]
+    .into_iter()
+    .collect();
+    let cfg = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+    let at = |minutes: i64| {
+        let t = now() + Duration::minutes(minutes);
+        CycleOptions {
+            now: t,
+            scheduled: Some(t),
+            dry_run: true,
+            save_state: true,
+            deadline: None,
+        }
+    };
+
+    // The first run has no mark yet: it lists everything once.
+    let first = run_cycle(&cfg, &cloud.services(), at(0)).await;
+    assert_eq!(first.logs.objects_listed, OLD_OBJECTS + NEW_OBJECTS);
+    assert_eq!(first.logs.objects_read, NEW_OBJECTS);
+    let d = first.logs.discovery.as_ref().unwrap();
+    assert_eq!(serde_json::to_value(d.method).unwrap(), "sorted_keys");
+    assert_eq!(d.start_after, None);
+
+    // Three more objects arrive; the next run starts after the last old key.
+    for i in 0..3 {
+        let t = now() + Duration::minutes(1 + i);
+        cloud.put_object(BUCKET, &flat_key(t, 20_000 + i as usize), logs.clone(), t);
+    }
+    let next = run_cycle(&cfg, &cloud.services(), at(5)).await;
+    let lists = cloud.calls_to("ListObjectsV2");
+    assert!(lists[1].contains(" after cdn/E2ABC."), "{lists:?}");
+    assert!(
+        next.logs.objects_listed <= NEW_OBJECTS + 3,
+        "listed {} keys, not the bucket",
+        next.logs.objects_listed
+    );
+    assert_eq!(next.logs.objects_read, 3);
+    assert_eq!(next.logs.metrics.requests, 3 * LINES_PER_OBJECT);
+}

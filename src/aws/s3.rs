@@ -66,12 +66,18 @@ impl S3LogStore {
 }
 
 impl LogStore for S3LogStore {
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, ServiceError> {
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ObjectInfo>, ServiceError> {
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
+            .set_start_after(start_after.map(str::to_string))
             .set_max_keys(self.page_size)
             .into_paginator()
             .send();
