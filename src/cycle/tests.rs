@@ -64,6 +64,19 @@ fn world(min: u32, max: u32, desired: u32, cpus: &[f64]) -> InMemoryCloud {
     cloud
 }
 
+/// `n` objects of ten requests, `logs/1.log` … `logs/n.log`, the k-th last modified k minutes
+/// before now.
+fn put_small_objects(cloud: &InMemoryCloud, n: i64) {
+    for minute in 1..=n {
+        cloud.put_object(
+            BUCKET,
+            &format!("logs/{minute}.log"),
+            healthy_logs(10),
+            now() - chrono::Duration::minutes(minute),
+        );
+    }
+}
+
 async fn run(cloud: &InMemoryCloud, cfg: &Config, dry_run: bool) -> DecisionRecord {
     run_at(cloud, cfg, dry_run, now()).await
 }
@@ -683,14 +696,7 @@ async fn a_slow_listing_is_named_and_never_scales_in() {
 #[tokio::test(start_paused = true)]
 async fn when_time_runs_short_the_newest_objects_are_read_first() {
     let cloud = world(1, 10, 2, &[90.0, 90.0]);
-    for minute in 1..=4 {
-        cloud.put_object(
-            BUCKET,
-            &format!("logs/{minute}.log"),
-            healthy_logs(10),
-            now() - chrono::Duration::minutes(minute),
-        );
-    }
+    put_small_objects(&cloud, 4);
     // Each read takes 20 s, one at a time: two fit before the reserve.
     cloud.inject(Fault::delay("GetObject", Duration::from_secs(20)).on("app-logs/logs/"));
     let cfg = config(&[("LOGSCALE_FETCH_CONCURRENCY", "1")]);
@@ -839,14 +845,7 @@ async fn a_source_silent_for_a_day_is_missing_data_not_a_quiet_night() {
 #[tokio::test(start_paused = true)]
 async fn objects_left_unread_at_the_deadline_are_read_by_the_next_run() {
     let cloud = world(1, 10, 2, &[60.0, 60.0]);
-    for minute in 1..=4 {
-        cloud.put_object(
-            BUCKET,
-            &format!("logs/{minute}.log"),
-            healthy_logs(10),
-            now() - chrono::Duration::minutes(minute),
-        );
-    }
+    put_small_objects(&cloud, 4);
     // Three reads of 20 s each, one at a time: two fit before the reserve, the third is cut.
     cloud.inject(
         Fault::delay("GetObject", Duration::from_secs(20))
