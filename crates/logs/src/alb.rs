@@ -12,6 +12,9 @@
 //! is also `elb_status_code` ≥ 500, which covers the load balancer's own 502/503/504 when the
 //! target never answered (`target_status_code` is then `-`).
 
+use chrono::{DateTime, Utc};
+
+use super::timestamp::{self, Zone};
 use super::{count_request, decimal, original, three_digits, ErrorRule, LogSummary, ParseOptions};
 
 const TYPES: [&[u8]; 6] = [b"http", b"https", b"h2", b"grpcs", b"ws", b"wss"];
@@ -60,6 +63,13 @@ pub fn looks_like(line: &[u8]) -> bool {
         && time.first().is_some_and(u8::is_ascii_digit)
         && time.contains(&b'T')
         && time.ends_with(b"Z")
+}
+
+/// The entry's `time` field, the second: when the load balancer generated its response to the
+/// client, ISO 8601 in UTC with microseconds, `2024-12-08T12:34:56.123456Z`.
+pub fn line_time(line: &[u8]) -> Option<DateTime<Utc>> {
+    let time = line.splitn(3, |b| *b == b' ').nth(1)?;
+    timestamp::iso8601(time, Zone::Required)
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@
 //! seconds and a whole number as microseconds. Lines without it count as requests without a
 //! latency. By default an error is a status ≥ 500.
 
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::timestamp;
 use super::{
     count_request, decimal, original, three_digits, ErrorRule, LogSummary, ParseOptions, TimeUnit,
 };
@@ -76,6 +79,34 @@ fn request_time(tail: &[u8]) -> Option<(f64, bool)> {
     let value = decimal(last).filter(|v| *v >= 0.0)?;
     Some((value, last.contains(&b'.')))
 }
+
+/// The time in the line's first brackets, `[10/Oct/2000:13:55:36 -0700]` (Apache `%t`, nginx
+/// `$time_local`): local time with its offset from UTC.
+pub fn line_time(line: &[u8]) -> Option<DateTime<Utc>> {
+    let open = memchr::memchr(b'[', line)?;
+    let inner = &line[open + 1..];
+    let stamp = &inner[..memchr::memchr(b']', inner)?];
+    // dd/Mon/yyyy:HH:MM:SS ±hhmm
+    if stamp.get(2) != Some(&b'/') || stamp.get(6) != Some(&b'/') || stamp.get(11) != Some(&b':') {
+        return None;
+    }
+    let month = MONTHS
+        .iter()
+        .position(|m| stamp.get(3..6) == Some(&m[..]))?;
+    let date = NaiveDate::from_ymd_opt(
+        timestamp::digits(stamp, 7, 4)? as i32,
+        month as u32 + 1,
+        timestamp::digits(stamp, 0, 2)?,
+    )?;
+    let (time, rest) = timestamp::time_of_day(&stamp[12..])?;
+    let offset = timestamp::utc_offset(rest.strip_prefix(b" ")?)?;
+    timestamp::to_utc(date.and_time(time), offset)
+}
+
+/// Month names as `%b` writes them in the C locale, which servers log in.
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
 
 /// Whether a line looks like a combined entry, for detection.
 pub fn looks_like(line: &[u8]) -> bool {

@@ -9,9 +9,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::timestamp::{self, Zone};
 use super::{count_request, ErrorRule, JsonMapping, LogSummary, ParseOptions};
 
 const ERROR_LEVELS: [&str; 8] = [
@@ -53,6 +55,65 @@ pub fn parse_line(line: &[u8], options: &ParseOptions, summary: &mut LogSummary)
 pub fn looks_like(line: &[u8]) -> bool {
     let t = line.trim_ascii();
     t.first() == Some(&b'{') && t.last() == Some(&b'}')
+}
+
+/// The keys that may hold a line's time, the earlier preferred: common choices of structured
+/// loggers (`time` in Go's slog and pino, `timestamp`, Logstash's `@timestamp`, `ts` in zap).
+pub const TIME_KEYS: [&str; 4] = ["time", "timestamp", "@timestamp", "ts"];
+
+/// The line's time: the value of the first of [`TIME_KEYS`] (in that order of preference) that
+/// holds one, either an RFC 3339 string with a zone (`2024-12-08T12:34:56.789Z`,
+/// `…+02:00`) or a number of epoch seconds (milliseconds when above 1e11). A string without a
+/// zone is no time here: it could be any zone's. Only the line's top-level keys are looked at;
+/// a line that is not one valid JSON object has no time.
+pub fn line_time(line: &[u8]) -> Option<DateTime<Utc>> {
+    let trimmed = line.trim_ascii();
+    if trimmed.first() != Some(&b'{') {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_slice(trimmed);
+    let found = PickTime.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    found.map(|(_, time)| time)
+}
+
+/// Decodes one object, keeping only the best-ranked readable time among [`TIME_KEYS`].
+struct PickTime;
+
+impl<'de> DeserializeSeed<'de> for PickTime {
+    type Value = Option<(usize, DateTime<Utc>)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PickTime {
+    type Value = Option<(usize, DateTime<Utc>)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut best: Option<(usize, DateTime<Utc>)> = None;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let Some(rank) = TIME_KEYS.iter().position(|k| *k == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let time = match map.next_value::<Scalar>()? {
+                Scalar::Text(text) => timestamp::iso8601(text.trim().as_bytes(), Zone::Required),
+                Scalar::Number(n) => timestamp::epoch(n),
+                Scalar::Other => None,
+            };
+            if let Some(time) = time {
+                if best.is_none_or(|(r, _)| rank < r) {
+                    best = Some((rank, time));
+                }
+            }
+        }
+        Ok(best)
+    }
 }
 
 #[derive(Default)]

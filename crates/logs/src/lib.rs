@@ -8,6 +8,9 @@
 //! object is ever held in memory whole; a stream that breaks off is a [`DecodeError`], and what
 //! was decoded before it still counts. [`ParseOptions::max_object_bytes`] caps the text decoded
 //! from one object, so a gzip bomb stops at the cap rather than after its last byte.
+//! [`ParseOptions::backfill_before`] recognises an object of old logs (a shipper replaying a
+//! backlog, old files copied in) by the time written in its first lines: reading stops there,
+//! and the object counts only in [`LogSummary::backfill_objects`].
 //!
 //! This crate has no AWS or async dependency: the main `logscale` crate depends on it and
 //! re-exports it (as `logscale::parse`), and the fuzz targets and the benchmarks build against
@@ -18,6 +21,7 @@
 //! - [`combined`]: nginx / Apache combined, with an optional trailing request time.
 //! - [`json`]: JSON lines with a configurable mapping.
 //! - [`detect`]: picks an object's format from its first lines.
+//! - [`timestamp`]: the time a line says it was written ([`line_time`]), for the backfill check.
 //! - [`summary`]: the counts one window yields, mergeable exactly; percentiles from a mergeable
 //!   sketch.
 //! - [`loggen`]: sample logs in every format, for demos, tests and benchmarks.
@@ -29,14 +33,17 @@ pub mod json;
 pub mod loggen;
 pub mod original;
 pub mod summary;
+pub mod timestamp;
 
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use summary::LogSummary;
+pub use timestamp::line_time;
 
 /// Lines longer than this are counted as unparsed and skipped, so one runaway line cannot make
 /// memory grow with the input.
@@ -45,6 +52,11 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// How many leading lines (at most [`DETECT_BYTES`]) `auto` looks at to pick a format.
 pub const DETECT_LINES: usize = 16;
 pub const DETECT_BYTES: usize = 64 * 1024;
+
+/// How many leading non-blank lines [`ParseOptions::backfill_before`] tries for a time. Every
+/// format writes one on each line, so the first line normally decides; the rest allow for a
+/// header or a stray line. An object with no readable time in them is not a backfill.
+pub const BACKFILL_CHECK_LINES: usize = 16;
 
 /// A log format logscale reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -243,6 +255,14 @@ pub struct ParseOptions {
     /// `max_object_bytes` bytes still count. A kilobyte of gzip can decode to a megabyte of
     /// text, so the compressed size says nothing about the cost. `None`: no cap.
     pub max_object_bytes: Option<u64>,
+    /// An object whose first readable line time (within its first [`BACKFILL_CHECK_LINES`]
+    /// non-blank lines, as [`line_time`] reads them) is before this is a backfill of old logs:
+    /// it says nothing about demand now. Reading it stops at that line (no further
+    /// decompression, and no error), and its summary is [`LogSummary::backfill`]: counted in
+    /// `backfill_objects`, every other count zero. One object is judged as a whole, by its
+    /// first time: later lines are not looked at, so the check costs a few lines per object.
+    /// `None`: no check.
+    pub backfill_before: Option<DateTime<Utc>>,
 }
 
 impl Default for ParseOptions {
@@ -255,6 +275,7 @@ impl Default for ParseOptions {
             json: JsonMapping::default(),
             // Local files and tests are read whole; the Lambda sets its own cap.
             max_object_bytes: None,
+            backfill_before: None,
         }
     }
 }
@@ -267,6 +288,20 @@ impl ParseOptions {
             ..ParseOptions::default()
         }
     }
+}
+
+/// Where an object stands with [`ParseOptions::backfill_before`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackfillCheck {
+    /// No check asked for, or the object was found current.
+    Off,
+    /// Reading the first non-blank lines' time, with this many lines left to try.
+    Looking {
+        lines_left: usize,
+        before: DateTime<Utc>,
+    },
+    /// The first line time is older than the bound: nothing more is read.
+    Backfill { first_time: DateTime<Utc> },
 }
 
 /// A `Write` sink that splits bytes into lines and folds each into a [`LogSummary`].
@@ -286,6 +321,7 @@ pub struct SummaryWriter {
     /// More text was offered than [`ParseOptions::max_object_bytes`] allows; what came after
     /// the cap was dropped.
     passed_cap: bool,
+    backfill: BackfillCheck,
 }
 
 impl SummaryWriter {
@@ -295,7 +331,6 @@ impl SummaryWriter {
             FormatChoice::Auto => None,
         };
         SummaryWriter {
-            options,
             format,
             head: Vec::new(),
             head_lines: 0,
@@ -303,6 +338,13 @@ impl SummaryWriter {
             partial: Vec::new(),
             skipping_long_line: false,
             passed_cap: false,
+            backfill: options
+                .backfill_before
+                .map_or(BackfillCheck::Off, |before| BackfillCheck::Looking {
+                    lines_left: BACKFILL_CHECK_LINES,
+                    before,
+                }),
+            options,
         }
     }
 
@@ -312,10 +354,19 @@ impl SummaryWriter {
         self.passed_cap
     }
 
-    /// [`DecodeError::TooLarge`] once the cap was passed.
+    /// True once the object was recognised as a backfill ([`ParseOptions::backfill_before`]):
+    /// it takes no more text, and a caller can stop reading it.
+    pub fn is_backfill(&self) -> bool {
+        matches!(self.backfill, BackfillCheck::Backfill { .. })
+    }
+
+    /// [`DecodeError::TooLarge`] once the cap was passed, unless the object turned out to be a
+    /// backfill, which counts for nothing whatever its size.
     fn cap_error(&self) -> Option<DecodeError> {
         match self.options.max_object_bytes {
-            Some(cap) if self.passed_cap => Some(DecodeError::TooLarge { cap }),
+            Some(cap) if self.passed_cap && !self.is_backfill() => {
+                Some(DecodeError::TooLarge { cap })
+            }
             _ => None,
         }
     }
@@ -336,14 +387,16 @@ impl SummaryWriter {
         self.format
     }
 
-    /// Parses the last line if it had no newline, and returns the totals.
+    /// Parses the last line if it had no newline, and returns the totals: for a backfill, only
+    /// that it was one ([`LogSummary::backfill`]).
     pub fn finish(mut self) -> (LogSummary, Format) {
         if self.format.is_none() {
             self.settle_format();
         }
-        if self.passed_cap {
+        if self.passed_cap || self.is_backfill() {
             // The cap cut this line, not the object's end: half a line would count as a
-            // request it is not, or as an unparsed line that is not broken.
+            // request it is not, or as an unparsed line that is not broken. A backfill's
+            // partial line comes from after the decision, and is not read.
             self.partial.clear();
         }
         if !self.partial.is_empty() {
@@ -351,7 +404,11 @@ impl SummaryWriter {
             self.line(&line);
         }
         let format = self.format.unwrap_or(Format::Original);
-        (self.summary, format)
+        match self.backfill {
+            // The lines read before the decision are as old as the one that made it.
+            BackfillCheck::Backfill { first_time } => (LogSummary::backfill(first_time), format),
+            _ => (self.summary, format),
+        }
     }
 
     /// Picks the format from the head and parses the head.
@@ -364,7 +421,32 @@ impl SummaryWriter {
     #[inline]
     fn line(&mut self, line: &[u8]) {
         let format = self.format.unwrap_or(Format::Original);
+        if let BackfillCheck::Looking { .. } = self.backfill {
+            self.check_backfill(format, line);
+            if self.is_backfill() {
+                return;
+            }
+        }
         format.parse_line(line, &self.options, &mut self.summary);
+    }
+
+    /// Judges the object by `line`'s time if it has one; blank lines are not tried.
+    fn check_backfill(&mut self, format: Format, line: &[u8]) {
+        let BackfillCheck::Looking { lines_left, before } = self.backfill else {
+            return;
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        self.backfill = match line_time(format, line) {
+            Some(first_time) if first_time < before => BackfillCheck::Backfill { first_time },
+            Some(_) => BackfillCheck::Off,
+            None if lines_left <= 1 => BackfillCheck::Off,
+            None => BackfillCheck::Looking {
+                lines_left: lines_left - 1,
+                before,
+            },
+        };
     }
 
     fn too_long(&mut self) {
@@ -375,6 +457,9 @@ impl SummaryWriter {
 
     /// Cuts `buf` into lines; the last, unfinished one is kept for the next call.
     fn split(&mut self, buf: &[u8]) {
+        if self.is_backfill() {
+            return;
+        }
         let mut rest = buf;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (head, tail) = (&rest[..nl], &rest[nl + 1..]);
@@ -393,6 +478,10 @@ impl SummaryWriter {
                 self.partial = line; // keep the allocation for the next partial line
             }
             rest = tail;
+            if self.is_backfill() {
+                // Decided by the line just read: none after it is.
+                return;
+            }
         }
         if !self.skipping_long_line && !rest.is_empty() {
             if self.partial.len() + rest.len() > MAX_LINE_BYTES {
@@ -406,22 +495,31 @@ impl SummaryWriter {
     }
 
     /// Takes the next chunk of text; never fails (bad lines are counted, not errors). Text past
-    /// [`ParseOptions::max_object_bytes`] is dropped, and [`SummaryWriter::passed_cap`] says so.
+    /// [`ParseOptions::max_object_bytes`] is dropped, and [`SummaryWriter::passed_cap`] says so;
+    /// so is all text once the object is a backfill ([`SummaryWriter::is_backfill`]).
     pub fn consume(&mut self, buf: &[u8]) {
         self.take(buf);
     }
 
     /// Consumes as much of `buf` as the cap leaves room for; returns how many bytes that was.
     fn take(&mut self, buf: &[u8]) -> usize {
+        if self.is_backfill() {
+            return 0;
+        }
         let room = match self.options.max_object_bytes {
             Some(cap) => cap.saturating_sub(self.summary.bytes),
             None => u64::MAX,
         };
         let fits = usize::try_from(room).map_or(buf.len(), |room| room.min(buf.len()));
+        self.consume_uncapped(&buf[..fits]);
         if fits < buf.len() {
             self.passed_cap = true;
+            if self.format.is_none() {
+                // No more text comes: judge the format, and a backfill, by the head there is,
+                // now, so that a backfill is known before the cap is reported.
+                self.settle_format();
+            }
         }
-        self.consume_uncapped(&buf[..fits]);
         fits
     }
 
@@ -444,11 +542,14 @@ impl SummaryWriter {
 }
 
 impl Write for SummaryWriter {
-    /// Fails only at the cap, so that a decoder writing into it stops decompressing there.
+    /// Fails only at the cap or once the object is a backfill, so that a decoder writing into
+    /// it stops decompressing there.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let taken = self.take(buf);
         if taken == 0 && !buf.is_empty() {
-            return Err(io::Error::other("decoded size passes the cap"));
+            return Err(io::Error::other(
+                "no more text is read: past the cap, or a backfill",
+            ));
         }
         Ok(taken)
     }
@@ -529,11 +630,15 @@ impl Decoder {
                 w.consume(chunk);
                 w.cap_error().map_or(Ok(()), Err)
             }
-            // At the cap the writer refuses more text, which stops the decoder mid-stream;
-            // that refusal is the cap, not corrupt data.
-            Decoder::Gzip(d) => d
-                .write_all(chunk)
-                .map_err(|e| d.get_ref().cap_error().unwrap_or(DecodeError::Corrupt(e))),
+            // A backfill is decided: the rest of the stream is neither decoded nor judged.
+            Decoder::Gzip(d) if d.get_ref().is_backfill() => Ok(()),
+            // At the cap, or on deciding a backfill, the writer refuses more text, which stops
+            // the decoder mid-stream; that refusal is not corrupt data.
+            Decoder::Gzip(d) => match d.write_all(chunk) {
+                Ok(()) => Ok(()),
+                Err(_) if d.get_ref().is_backfill() => Ok(()),
+                Err(e) => Err(d.get_ref().cap_error().unwrap_or(DecodeError::Corrupt(e))),
+            },
         }
     }
 }
@@ -586,6 +691,17 @@ impl ObjectSink {
         }
     }
 
+    /// True once the object was recognised as a backfill ([`ParseOptions::backfill_before`]):
+    /// further chunks are ignored without being decoded, so the caller can stop reading it;
+    /// [`ObjectSink::finish`] then reports no error whatever followed.
+    pub fn is_backfill(&self) -> bool {
+        match &self.stage {
+            Stage::Sniffing { .. } => false,
+            Stage::Decoding(Decoder::Plain(w)) => w.is_backfill(),
+            Stage::Decoding(Decoder::Gzip(d)) => d.get_ref().is_backfill(),
+        }
+    }
+
     /// Ends the object. For gzip, a stream that stops early is an error (an object of zero
     /// bytes is simply empty); so is text past the cap. The summary of what was decoded comes
     /// back either way.
@@ -599,8 +715,10 @@ impl ObjectSink {
             }
             Stage::Decoding(Decoder::Plain(w)) => w.finish_object(None),
             Stage::Decoding(Decoder::Gzip(mut d)) => {
-                // Past the cap, finishing the stream would decode more of it: skip that.
-                let err = if self.raw_bytes == 0 || d.get_ref().passed_cap() {
+                // Past the cap or for a backfill, finishing the stream would decode more of it:
+                // skip that.
+                let stopped = d.get_ref().passed_cap() || d.get_ref().is_backfill();
+                let err = if self.raw_bytes == 0 || stopped {
                     None
                 } else {
                     d.try_finish().err().map(DecodeError::EndsEarly)
@@ -662,6 +780,7 @@ pub(crate) fn decimal(text: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{NaiveDateTime, TimeZone};
     use std::io::Write;
 
     const SAMPLE: &str = "\
@@ -978,6 +1097,244 @@ mod tests {
         assert_eq!(decimal(b"12"), Some(12.0));
         for bad in [&b""[..], b"-", b".", b"1.2.3", b"1e5", b"12a", b"inf"] {
             assert_eq!(decimal(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Logs written on 8 December 2024 from noon (what [`loggen`] writes by default)...
+    fn old_start() -> NaiveDateTime {
+        loggen::LogGenSpec::new(Format::Original, 0).start
+    }
+
+    /// ...are old to a window that starts on the 9th...
+    fn window_start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 12, 9, 0, 0, 0).unwrap()
+    }
+
+    /// ...in which logs from 6 a.m. are current.
+    fn recent_start() -> NaiveDateTime {
+        old_start() + chrono::Duration::hours(18)
+    }
+
+    fn generated(format: Format, lines: u64, start: NaiveDateTime) -> Vec<u8> {
+        let spec = loggen::LogGenSpec {
+            start,
+            ..loggen::LogGenSpec::new(format, lines)
+        };
+        let mut out = Vec::new();
+        loggen::generate(&spec, &mut out).unwrap();
+        out
+    }
+
+    fn first_line_time(format: Format, text: &[u8]) -> DateTime<Utc> {
+        let first = text.split(|b| *b == b'\n').next().unwrap();
+        line_time(format, first).expect("generated lines carry a time")
+    }
+
+    fn checking(format: FormatChoice) -> ParseOptions {
+        ParseOptions {
+            format,
+            backfill_before: Some(window_start()),
+            ..opts()
+        }
+    }
+
+    /// Feeds `input` whole through an auto-encoding sink in `chunk`-byte pieces; any error
+    /// from a feed or the finish fails the test.
+    fn through_sink(input: &[u8], chunk: usize, options: &ParseOptions) -> LogSummary {
+        let mut sink = ObjectSink::new(Encoding::Auto, options.clone());
+        for piece in input.chunks(chunk) {
+            sink.feed(piece).unwrap();
+        }
+        let (s, _, err) = sink.finish();
+        assert!(err.is_none(), "{err:?}");
+        s
+    }
+
+    /// Decoded text the sink's writer has taken so far.
+    fn decoded_so_far(sink: &ObjectSink) -> u64 {
+        match &sink.stage {
+            Stage::Sniffing { .. } => 0,
+            Stage::Decoding(Decoder::Plain(w)) => w.summary.bytes,
+            Stage::Decoding(Decoder::Gzip(d)) => d.get_ref().summary.bytes,
+        }
+    }
+
+    #[test]
+    fn an_object_whose_first_line_is_old_is_a_backfill_in_every_format_plain_or_gzip() {
+        for format in Format::ALL {
+            let text = generated(format, 300, old_start());
+            let want = LogSummary::backfill(first_line_time(format, &text));
+            for choice in [FormatChoice::Auto, FormatChoice::Fixed(format)] {
+                for (encoding, input) in [("plain", text.clone()), ("gzip", gzipped(&text))] {
+                    for chunk in [1, 100, input.len()] {
+                        let s = through_sink(&input, chunk, &checking(choice));
+                        let what = format!("{format} {choice:?} {encoding} in chunks of {chunk}");
+                        assert_eq!(s, want, "{what}");
+                        assert_eq!(
+                            (s.backfill_objects, s.requests, s.lines, s.bytes, s.unparsed),
+                            (1, 0, 0, 0, 0),
+                            "{what}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_recent_first_line_counts_the_whole_object_even_when_later_lines_are_old() {
+        for format in Format::ALL {
+            let mut text = generated(format, 50, recent_start());
+            text.extend(generated(format, 250, old_start()));
+            let unchecked = summarize_bytes(&text, &ParseOptions::with_format(format));
+            assert_eq!(unchecked.requests, 300, "{format}");
+            for input in [text.clone(), gzipped(&text)] {
+                for choice in [FormatChoice::Auto, FormatChoice::Fixed(format)] {
+                    let mut s = through_sink(&input, 64, &checking(choice));
+                    s.bytes = unchecked.bytes;
+                    assert_eq!(s, unchecked, "{format} {choice:?}");
+                    assert_eq!((s.backfill_objects, s.backfill_oldest), (0, None));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_sixteen_non_blank_lines_are_tried_for_a_time_and_no_more() {
+        for format in Format::ALL {
+            let old = generated(format, 100, old_start());
+            let options = checking(FormatChoice::Fixed(format));
+            // Lines with no time in any format; blank lines are not tried at all.
+            let timeless = |n: usize| "no time here\n\n  \r\n".repeat(n).into_bytes();
+
+            let mut decided_late = timeless(BACKFILL_CHECK_LINES - 1);
+            decided_late.extend_from_slice(&old);
+            let s = summarize_bytes(&decided_late, &options);
+            assert_eq!(
+                s,
+                LogSummary::backfill(first_line_time(format, &old)),
+                "{format}"
+            );
+
+            let mut never_decided = timeless(BACKFILL_CHECK_LINES);
+            never_decided.extend_from_slice(&old);
+            let s = summarize_bytes(&never_decided, &options);
+            let unchecked = summarize_bytes(&never_decided, &ParseOptions::with_format(format));
+            assert_eq!(s, unchecked, "{format}");
+            assert_eq!(
+                (s.backfill_objects, s.requests, s.unparsed),
+                (0, 100, BACKFILL_CHECK_LINES as u64),
+                "{format}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_backfill_before_old_objects_count_as_before() {
+        for format in Format::ALL {
+            let text = generated(format, 300, old_start());
+            for options in [opts(), ParseOptions::with_format(format)] {
+                assert_eq!(options.backfill_before, None);
+                let s = summarize_bytes(&text, &options);
+                assert_eq!(s.requests, 300, "{format}");
+                assert_eq!((s.backfill_objects, s.backfill_oldest), (0, None));
+                let mut through_gzip = through_sink(&gzipped(&text), 100, &options);
+                through_gzip.bytes = s.bytes;
+                assert_eq!(through_gzip, s, "{format}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_one_line_object_without_its_newline_is_judged_at_the_finish() {
+        for format in Format::ALL {
+            let text = generated(format, 1, old_start());
+            let line = text.trim_ascii_end();
+            let s = summarize_bytes(line, &checking(FormatChoice::Auto));
+            assert_eq!(
+                s,
+                LogSummary::backfill(first_line_time(format, line)),
+                "{format}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_backfill_stops_decoding_and_ignores_whatever_follows() {
+        // 200 MiB of old lines in 200 gzip members (as in the gzip-bomb test), fed as an S3
+        // body is: if the sink kept decoding, it would decode all of them.
+        let text = generated(Format::Alb, 1, old_start());
+        let block = text.repeat((1 << 20) / text.len());
+        let bomb = gzipped_best(&block).repeat(200);
+        let mut sink = ObjectSink::new(Encoding::Auto, checking(FormatChoice::Auto));
+        for (n, piece) in bomb.chunks(64 * 1024).enumerate() {
+            sink.feed(piece).unwrap();
+            assert!(
+                sink.is_backfill(),
+                "decided in the first chunk, not chunk {n}"
+            );
+        }
+        let decoded = decoded_so_far(&sink);
+        assert!(decoded <= 256 * 1024, "{decoded} bytes decoded");
+        let (s, format, err) = sink.finish();
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(s, LogSummary::backfill(first_line_time(Format::Alb, &text)));
+        assert_eq!(format, Format::Alb);
+
+        // The same bytes without the check decode on, here to a 4 MiB cap.
+        let mut sink = ObjectSink::new(
+            Encoding::Auto,
+            ParseOptions {
+                max_object_bytes: Some(4 << 20),
+                ..opts()
+            },
+        );
+        for piece in bomb.chunks(64 * 1024) {
+            if sink.feed(piece).is_err() {
+                break;
+            }
+        }
+        assert_eq!(decoded_so_far(&sink), 4 << 20);
+
+        // A corrupt member after the old lines: reported without the check, never read with it.
+        let mut broken = gzipped(&generated(Format::Combined, 2000, old_start()));
+        broken.extend_from_slice(b"\x1f\x8b\x08\x00this is not deflate data at all");
+        let mut sink = ObjectSink::new(Encoding::Auto, opts());
+        let fed = sink.feed(&broken);
+        let (_, _, err) = sink.finish();
+        assert!(
+            fed.is_err() || err.is_some(),
+            "the control must see the damage"
+        );
+        for chunk in [64, 4096, broken.len()] {
+            let s = through_sink(&broken, chunk, &checking(FormatChoice::Auto));
+            assert_eq!(s.backfill_objects, 1, "chunks of {chunk}");
+        }
+
+        // Plain text: nothing past the chunk that decided is taken.
+        let plain = generated(Format::Original, 20_000, old_start());
+        let mut sink = ObjectSink::new(Encoding::Auto, checking(FormatChoice::Auto));
+        for piece in plain.chunks(4096) {
+            sink.feed(piece).unwrap();
+        }
+        assert_eq!(decoded_so_far(&sink), 4096);
+    }
+
+    #[test]
+    fn a_backfill_past_the_cap_is_not_reported_as_too_large() {
+        // 1000 bytes hold a few JSON lines, fewer than `auto` waits for to pick the format:
+        // the cap settles the format and the backfill before it would be reported.
+        let text = generated(Format::Json, 1000, old_start());
+        let options = ParseOptions {
+            max_object_bytes: Some(1000),
+            ..checking(FormatChoice::Auto)
+        };
+        for input in [text.clone(), gzipped(&text)] {
+            let s = through_sink(&input, 100, &options);
+            assert_eq!(
+                s,
+                LogSummary::backfill(first_line_time(Format::Json, &text))
+            );
         }
     }
 }

@@ -16,8 +16,10 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
 use memchr::memmem::Finder;
 
+use super::timestamp::{self, Zone};
 use super::{count_request, three_digits, ErrorRule, LogSummary, ParseOptions};
 
 static STATUS: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"status"));
@@ -123,6 +125,15 @@ fn has_header(line: &[u8]) -> bool {
 /// Whether a line looks like this format, for detection.
 pub fn looks_like(line: &[u8]) -> bool {
     has_header(line) && field_after(line, &STATUS).is_some()
+}
+
+/// The time in the line's leading brackets, `[2024-12-08 12:34:56.789]`. The format writes no
+/// zone, so a time without one is taken as UTC (what the original tool's hosts log in); a
+/// `Z` or numeric offset, when present, is honoured.
+pub fn line_time(line: &[u8]) -> Option<DateTime<Utc>> {
+    let rest = line.strip_prefix(b"[")?;
+    let close = memchr::memchr(b']', rest)?;
+    timestamp::iso8601(&rest[..close], Zone::UtcIfAbsent)
 }
 
 #[cfg(test)]

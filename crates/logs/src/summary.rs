@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
@@ -49,6 +50,11 @@ pub struct LogSummary {
     latency: DDSketch,
     /// Requests per HTTP status code; index = code.
     status: Box<[u64; 1000]>,
+    /// Objects recognised as a backfill of old logs ([`crate::ParseOptions::backfill_before`]):
+    /// each counts here and nowhere else (all the other counts of such an object are zero).
+    pub backfill_objects: u64,
+    /// The earliest first-line time among those objects.
+    pub backfill_oldest: Option<DateTime<Utc>>,
 }
 
 impl Default for LogSummary {
@@ -66,6 +72,8 @@ impl Default for LogSummary {
             unparsed_kinds: BTreeMap::new(),
             latency: DDSketch::new(SketchConfig::defaults()),
             status: Box::new([0; 1000]),
+            backfill_objects: 0,
+            backfill_oldest: None,
         }
     }
 }
@@ -85,6 +93,8 @@ impl std::fmt::Debug for LogSummary {
             .field("p50_ms", &self.quantile_ms(0.5))
             .field("p99_ms", &self.quantile_ms(0.99))
             .field("status", &self.status_counts())
+            .field("backfill_objects", &self.backfill_objects)
+            .field("backfill_oldest", &self.backfill_oldest)
             .finish()
     }
 }
@@ -106,6 +116,8 @@ impl PartialEq for LogSummary {
             && self.latency.min() == o.latency.min()
             && self.latency.max() == o.latency.max()
             && same_distribution(&self.latency, &o.latency)
+            && self.backfill_objects == o.backfill_objects
+            && self.backfill_oldest == o.backfill_oldest
     }
 }
 
@@ -120,6 +132,16 @@ fn same_distribution(a: &DDSketch, b: &DDSketch) -> bool {
 }
 
 impl LogSummary {
+    /// The summary of one object recognised as a backfill whose first timed line says
+    /// `first_time`: that object counted as such, nothing else.
+    pub fn backfill(first_time: DateTime<Utc>) -> LogSummary {
+        LogSummary {
+            backfill_objects: 1,
+            backfill_oldest: Some(first_time),
+            ..LogSummary::default()
+        }
+    }
+
     /// Counts one request. `latency_ms` is `None` when the line carries no usable latency.
     #[inline]
     pub fn add_request(
@@ -180,6 +202,11 @@ impl LogSummary {
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
+        self.backfill_objects += other.backfill_objects;
+        self.backfill_oldest = match (self.backfill_oldest, other.backfill_oldest) {
+            (Some(mine), Some(theirs)) => Some(mine.min(theirs)),
+            (mine, theirs) => mine.or(theirs),
+        };
         // Both sketches share one configuration, the only case in which merge can fail.
         self.latency
             .merge(&other.latency)
@@ -318,6 +345,28 @@ mod tests {
         );
         assert!((a.error_rate().unwrap() - 25.0).abs() < 1e-9);
         assert!((a.slow_rate().unwrap() - 100.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn merge_adds_backfill_objects_and_keeps_the_oldest_first_time() {
+        use chrono::TimeZone;
+        let day = |d| Utc.with_ymd_and_hms(2024, 12, d, 0, 0, 0).unwrap();
+        let mut total = LogSummary::default();
+        total.add_request(Some(200), Some(5.0), false, 1000.0);
+        for d in [7, 3, 5] {
+            total.merge(&LogSummary::backfill(day(d)));
+        }
+        total.merge(&LogSummary::default());
+        assert_eq!(total.backfill_objects, 3);
+        assert_eq!(total.backfill_oldest, Some(day(3)));
+        assert_eq!((total.requests, total.lines, total.bytes), (1, 0, 0));
+
+        let mut other = LogSummary::default();
+        other.merge(&total);
+        assert_eq!(other.backfill_oldest, Some(day(3)));
+        assert_ne!(other, LogSummary::backfill(day(3)));
+        assert_ne!(LogSummary::backfill(day(3)), LogSummary::backfill(day(4)));
+        assert_ne!(LogSummary::backfill(day(3)), LogSummary::default());
     }
 
     #[test]
