@@ -7,8 +7,8 @@
 //! what comes after gathering:
 //!
 //! ```text
-//! now ── discover, read, observe, load state ──┬─ save ─┬─ act ─┬─ record ── deadline
-//!                                  deadline − reserve   −r/2    −r/5
+//! now ── discover, read, observe, load state ──┬─ save ─┬─ act ─┬─ tidy ─┬─ record ── deadline
+//!                                  deadline − reserve   −r/2    −r/5     −r/10
 //! ```
 //!
 //! Without a deadline (the CLI, or an emulator that sends none) nothing is cut off.
@@ -29,6 +29,8 @@ pub struct Budget {
     pub save_by: Option<Instant>,
     /// SetDesiredCapacity.
     pub act_by: Option<Instant>,
+    /// After acting: deleting the discovery queue's messages of the objects counted.
+    pub tidy_by: Option<Instant>,
 }
 
 impl Budget {
@@ -39,6 +41,7 @@ impl Budget {
             gather_by: deadline.map(|d| before(d, reserve)),
             save_by: deadline.map(|d| before(d, reserve / 2)),
             act_by: deadline.map(|d| before(d, reserve / 5)),
+            tidy_by: deadline.map(|d| before(d, reserve / 10)),
         }
     }
 }
@@ -72,7 +75,8 @@ mod tests {
         assert_eq!(b.gather_by, Some(deadline - Duration::from_secs(15)));
         assert_eq!(b.save_by, Some(deadline - Duration::from_millis(7500)));
         assert_eq!(b.act_by, Some(deadline - Duration::from_secs(3)));
-        assert!(b.gather_by < b.save_by && b.save_by < b.act_by);
+        assert_eq!(b.tidy_by, Some(deadline - Duration::from_millis(1500)));
+        assert!(b.gather_by < b.save_by && b.save_by < b.act_by && b.act_by < b.tidy_by);
         assert_eq!(
             Budget::new(None, Duration::from_secs(15)),
             Budget::default()

@@ -46,6 +46,11 @@ pub struct Config {
     pub empty_window_is_quiet: bool,
     /// Keys under the (plain) prefix sort by time: list from where the last run left off.
     pub keys_sorted: bool,
+    /// Discovery by queue: S3's notifications of new objects arrive in this SQS queue.
+    pub queue_url: Option<String>,
+    /// An object whose first timestamped line is older than the window's start by more than
+    /// this is a backfill of old logs, not demand; `None`: no check.
+    pub backfill: Option<chrono::Duration>,
     /// How far back CPU and memory are averaged. Longer than `window` by default because EC2
     /// basic monitoring publishes a point every 5 minutes, a few minutes late.
     pub metrics_window: Duration,
@@ -135,6 +140,11 @@ impl Config {
             group,
             empty_window_is_quiet: choice(&get, &settings::EMPTY_WINDOW)? == "no_traffic",
             keys_sorted: boolean(&get, &settings::KEYS_SORTED)?,
+            queue_url: optional_text(&get, &settings::QUEUE_URL)?.filter(|u| !u.trim().is_empty()),
+            backfill: match count(&get, &settings::BACKFILL_MINUTES)? {
+                0 => None,
+                m => Some(minutes(f64::from(m))),
+            },
             tiling: Tiling {
                 span: minutes(window_minutes),
                 lag: chrono::Duration::seconds(count(&get, &settings::LAG_SECONDS)? as i64),
@@ -232,6 +242,8 @@ fn parse_options(
         request_time_unit: optional_parsed(get, &settings::REQUEST_TIME_UNIT)?,
         json,
         max_object_bytes,
+        // Set per window from `backfill` (the cycle knows the window).
+        backfill_before: None,
     })
 }
 

@@ -10,11 +10,14 @@ use crate::act::{apply, Outcome};
 use crate::budget::{within, Budget};
 use crate::config::Config;
 use crate::decide::{decide, Decision, Rule, Signals};
-use crate::fetch::{fetch_window, FetchReport, LogCondition, Selection, Source};
+use crate::fetch::{
+    delete_messages, fetch_queued, fetch_window, FetchReport, LogCondition, QueueSource, Selection,
+    Source,
+};
 use crate::observe::{observe, Fleet, FleetLoad};
 use crate::parse::summary::LogMetrics;
 use crate::ports::{
-    Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, Services, StateStore,
+    Instances, LogStore, Metrics, Queue, SaveOutcome, ScalingGroups, Services, StateStore,
 };
 use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES};
 use crate::state::{LastDecision, State};
@@ -46,9 +49,9 @@ struct LoadedState {
 }
 
 /// Runs one cycle and returns its record. Never fails: every problem is in the record.
-pub async fn run_cycle<L, G, I, M>(
+pub async fn run_cycle<L, G, I, M, Q>(
     cfg: &Config,
-    svc: &Services<L, G, I, M>,
+    svc: &Services<L, G, I, M, Q>,
     opts: CycleOptions,
 ) -> DecisionRecord
 where
@@ -56,6 +59,7 @@ where
     G: ScalingGroups,
     I: Instances,
     M: Metrics,
+    Q: Queue,
 {
     let started = std::time::Instant::now();
     let budget = Budget::new(opts.deadline, cfg.reserve);
@@ -74,7 +78,8 @@ where
             loaded.state.high_water,
         ) {
             Plan::Read(span) => {
-                let fetched = read_window(cfg, svc, &span, &loaded.state, budget).await;
+                let fetched =
+                    read_window(cfg, svc, &span, &loaded.state, budget, opts.save_state).await;
                 Gathered::Read(span, Box::new(fetched))
             }
             Plan::Replay { end, decided_until } => Gathered::Replay { end, decided_until },
@@ -119,6 +124,9 @@ where
         errors.push(e.clone());
     }
     let mut notes = span.notes.clone();
+    if cfg.queue_url.is_some() && !opts.save_state {
+        notes.push("a one-off dry run does not take the discovery queue's messages (they are the schedule's): no logs were read".to_string());
+    }
     let quiet = quiet_night(cfg, &fetched, &loaded.state, span.end);
     if let Some(note) = &quiet {
         notes.push(note.clone());
@@ -159,11 +167,13 @@ where
                 ));
             }
             next_state.advance(until, cfg.tiling.late, fetched.counted.iter().cloned());
-            if fetched.list_after.is_some() {
-                next_state.list_after.clone_from(&fetched.list_after);
-            }
         }
         None => notes.push("the listing failed: the next run reads this window again".to_string()),
+    }
+    // Sorted keys listed before a cut-off are behind the next listing even when this window is
+    // not done.
+    if fetched.list_after.is_some() {
+        next_state.list_after.clone_from(&fetched.list_after);
     }
     if fetched.objects_read > 0 {
         next_state.logs_seen = Some(span.end);
@@ -173,6 +183,7 @@ where
         from: decision.from,
         to: decision.to,
     });
+    let mut state_saved = false;
     let decision = if opts.save_state {
         let (decision, saved) = save_state(
             cfg,
@@ -184,7 +195,10 @@ where
         )
         .await;
         match saved {
-            Saved::Yes => state_record.saved = true,
+            Saved::Yes => {
+                state_record.saved = true;
+                state_saved = true;
+            }
             // Two runs read the same window (a duplicate event delivered at once): the other
             // one's record is the window's.
             Saved::Conflict => notes.push(
@@ -222,6 +236,27 @@ where
     if let Some(e) = &outcome.error {
         errors.push(e.to_string());
     }
+    let mut logs = logs_record(&fetched);
+    if let (Some(url), Some(queue)) = (
+        &cfg.queue_url,
+        logs.discovery.as_mut().and_then(|d| d.queue.as_mut()),
+    ) {
+        if state_saved {
+            // After acting, so the time to delete never delays a scaling change; a message left
+            // undeleted comes back, and its object is then known as counted.
+            let (deleted, error) =
+                delete_messages(&svc.queue, url, &fetched.done_messages, budget.tidy_by).await;
+            queue.deleted = deleted;
+            errors.extend(error);
+        } else if !fetched.done_messages.is_empty() {
+            // Like a listed window whose state was not kept: the next run counts these again,
+            // and its record is the one that stands.
+            notes.push(format!(
+                "the state was not saved: the {} queue messages read are left in the queue for the next run",
+                fetched.done_messages.len()
+            ));
+        }
+    }
 
     DecisionRecord {
         time: span.end,
@@ -238,7 +273,7 @@ where
             replay: false,
             notes,
         },
-        logs: logs_record(&fetched),
+        logs,
         capacity,
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
         instances: fleet.instance_records(MAX_INSTANCES),
@@ -254,15 +289,17 @@ where
 }
 
 /// Lists and reads the window's objects, skipping those an earlier run counted.
-async fn read_window<L, G, I, M>(
+async fn read_window<L, G, I, M, Q>(
     cfg: &Config,
-    svc: &Services<L, G, I, M>,
+    svc: &Services<L, G, I, M, Q>,
     span: &Span,
     state: &State,
     budget: Budget,
+    save_state: bool,
 ) -> FetchReport
 where
     L: LogStore + StateStore + Clone + 'static,
+    Q: Queue,
 {
     let not_logs = [cfg.state_key.as_str()];
     let source = Source {
@@ -278,11 +315,40 @@ where
         keys_sorted: cfg.keys_sorted,
         list_after: state.list_after.as_deref(),
     };
+    let mut options = cfg.parse.clone();
+    options.backfill_before = cfg.backfill.map(|age| span.start - age);
+    if let Some(url) = &cfg.queue_url {
+        if !save_state {
+            // The queue's messages belong to the schedule: a trial would hide them from it for
+            // the visibility timeout and use up their receive count.
+            return FetchReport::not_read();
+        }
+        // Draining may take two fifths of the gathering time; reading needs the rest.
+        let drain_by = budget.gather_by.map(|by| {
+            let now = Instant::now();
+            now + by.saturating_duration_since(now) * 2 / 5
+        });
+        let queue = QueueSource {
+            queue: &svc.queue,
+            url,
+            drain_by,
+        };
+        return fetch_queued(
+            &svc.logs,
+            queue,
+            source,
+            &selection,
+            &options,
+            cfg.fetch_concurrency,
+            budget.gather_by,
+        )
+        .await;
+    }
     fetch_window(
         &svc.logs,
         source,
         &selection,
-        &cfg.parse,
+        &options,
         cfg.fetch_concurrency,
         budget.gather_by,
     )
@@ -503,10 +569,13 @@ fn logs_record(f: &FetchReport) -> LogsRecord {
         problems_omitted: f.problems_omitted,
         late_objects: f.late_objects,
         already_counted: f.already_counted,
+        backfill_objects: f.summary.backfill_objects,
         metrics: LogMetrics::from(&f.summary),
     }
 }
 
+#[cfg(test)]
+mod queue_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

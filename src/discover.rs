@@ -77,6 +77,9 @@ pub enum ListingScope {
     /// A plain prefix whose keys sort by time (`LOGSCALE_KEYS_SORTED`): the keys after the last
     /// old one (S3's StartAfter).
     SortedKeys,
+    /// Nothing listed: S3's notifications of new objects, drained from an SQS queue
+    /// (`LOGSCALE_QUEUE_URL`).
+    Queue,
 }
 
 /// What to list for a window, and why.
@@ -99,9 +102,10 @@ impl ListingPlan {
                 "the window spans more than {MAX_PARTITIONS} partitions: listed everything under {:?}",
                 self.prefixes.first().map_or("", String::as_str)
             )),
-            ListingScope::AlbDeliveryDates | ListingScope::Partitions | ListingScope::SortedKeys => {
-                None
-            }
+            ListingScope::AlbDeliveryDates
+            | ListingScope::Partitions
+            | ListingScope::SortedKeys
+            | ListingScope::Queue => None,
         }
     }
 }

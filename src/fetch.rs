@@ -15,8 +15,9 @@ use tokio::time::Instant;
 
 use crate::budget::within;
 use crate::discover::{ListingPlan, ListingScope, PrefixTemplate, PARTITION_SLACK};
+use crate::notify::{read_notice, Notice};
 use crate::parse::{Encoding, Format, LogSummary, ObjectSink, ParseOptions};
-use crate::ports::{LogStore, ObjectInfo};
+use crate::ports::{LogStore, ObjectInfo, Queue, QueuedMessage, ServiceError};
 use crate::state::Counted;
 
 /// The state of the window's logs as a whole.
@@ -84,6 +85,9 @@ pub struct FetchReport {
     pub counted: Vec<Counted>,
     /// A listing failure, in the service's words.
     pub list_error: Option<String>,
+    /// With queue discovery: the receipts of the messages whose objects are all counted, to
+    /// delete once the run has kept its state.
+    pub done_messages: Vec<String>,
 }
 
 impl FetchReport {
@@ -105,6 +109,7 @@ impl FetchReport {
             oldest_unread: None,
             list_after: None,
             counted: Vec::new(),
+            done_messages: Vec::new(),
         }
     }
 
@@ -172,12 +177,51 @@ pub fn listing_plan(prefix: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> L
     }
 }
 
+/// One listing: the objects, and how many calls (pages) it took.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    pub objects: Vec<ObjectInfo>,
+    pub calls: usize,
+}
+
+/// Every page under `prefix` (after `start_after`), until the last or until `by`. A listing
+/// cut short comes back with what it had and the error.
+pub async fn list_all<L: LogStore>(
+    store: &L,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    by: Option<Instant>,
+) -> (Listing, Option<ServiceError>) {
+    let mut listing = Listing::default();
+    let mut token: Option<String> = None;
+    loop {
+        listing.calls += 1;
+        let page = store.list_page(bucket, prefix, start_after, token.as_deref());
+        match within(by, "ListObjectsV2", page).await {
+            Ok(page) => {
+                listing.objects.extend(page.objects);
+                match page.next {
+                    Some(next) => token = Some(next),
+                    None => return (listing, None),
+                }
+            }
+            Err(e) => return (listing, Some(e)),
+        }
+    }
+}
+
 /// How the window's objects were found, for the record.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Discovery {
     pub method: ListingScope,
     /// Prefixes listed (each takes one ListObjectsV2 call per 1,000 keys).
     pub prefixes_listed: usize,
+    /// ListObjectsV2 or ReceiveMessage calls made.
+    pub calls: usize,
+    /// With queue discovery, what the queue gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueReport>,
     /// With keys sorted by time, the key the listing started after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_after: Option<String>,
@@ -258,34 +302,45 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
     report.discovery = Some(Discovery {
         method: plan.scope,
         prefixes_listed: 0,
+        calls: 0,
+        queue: None,
         start_after: start_after.map(str::to_string),
         note: plan.note(),
     });
+    // A later run may list from as far back as this one's late span before its own start.
+    let late = selection.start - selection.list_from;
+    let horizon = selection.list_from - late - SORTED_KEYS_SLACK;
     for list_prefix in plan.prefixes {
+        let (listing, error) = list_all(store, bucket, &list_prefix, start_after, deadline).await;
         if let Some(d) = &mut report.discovery {
             d.prefixes_listed += 1;
+            d.calls += listing.calls;
         }
-        let list = store.list(bucket, &list_prefix, start_after);
-        match within(deadline, "ListObjectsV2", list).await {
-            Ok(objects) => listed.extend(objects),
-            Err(e) => {
-                report.condition = if e.is("NoSuchBucket") {
-                    LogCondition::NoSuchBucket
-                } else if e.is("AccessDenied") {
-                    LogCondition::AccessDenied
-                } else {
-                    LogCondition::ListFailed
-                };
-                report.list_error = Some(format!("s3://{bucket}/{list_prefix}: {e}"));
-                return report;
+        listed.extend(listing.objects);
+        let Some(e) = error else { continue };
+        report.condition = if e.is("NoSuchBucket") {
+            LogCondition::NoSuchBucket
+        } else if e.is("AccessDenied") {
+            LogCondition::AccessDenied
+        } else {
+            LogCondition::ListFailed
+        };
+        report.list_error = Some(format!("s3://{bucket}/{list_prefix}: {e}"));
+        if sorted && e.is_out_of_time() {
+            // Keys sort by time: what was listed before the cut is behind the next run, which
+            // resumes after it (the first run on a large prefix takes a few runs to catch up).
+            report.list_after = next_list_after(&listed, horizon, selection.list_after);
+            if let (Some(after), Some(d)) = (&report.list_after, &mut report.discovery) {
+                d.note = Some(format!(
+                    "the listing stopped at the deadline after {} keys; the next run resumes after {after:?}",
+                    listed.len()
+                ));
             }
         }
+        return report;
     }
     listed.retain(|o| !ignore.contains(&o.key.as_str()));
     if sorted {
-        // A later run may list from as far back as this one's late span before its own start.
-        let late = selection.start - selection.list_from;
-        let horizon = selection.list_from - late - SORTED_KEYS_SLACK;
         report.list_after = next_list_after(&listed, horizon, selection.list_after);
     }
     report.objects_listed = listed.len();
@@ -315,8 +370,37 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         report.condition = LogCondition::EmptyWindow;
         return report;
     }
+    for unread in read_objects(
+        store,
+        bucket,
+        selected,
+        options,
+        concurrency,
+        deadline,
+        &mut report,
+    )
+    .await
+    {
+        let lm = unread.last_modified;
+        report.oldest_unread = Some(report.oldest_unread.map_or(lm, |t| t.min(lm)));
+    }
+    report
+}
 
-    let reads = futures::stream::iter(selected)
+/// Reads `objects` (in that order, `concurrency` at a time) into `report`: each summary merged
+/// as it arrives, problems noted, and every object read (even in part) marked counted. Objects
+/// not read at all (cut by the deadline, or not opened) come back: a later run reads them.
+async fn read_objects<L: LogStore + Clone + 'static>(
+    store: &L,
+    bucket: &str,
+    objects: Vec<ObjectInfo>,
+    options: &ParseOptions,
+    concurrency: usize,
+    deadline: Option<Instant>,
+    report: &mut FetchReport,
+) -> Vec<Counted> {
+    let mut unread = Vec::new();
+    let reads = futures::stream::iter(objects)
         .map(|object| {
             let (store, bucket, options) = (store.clone(), bucket.to_string(), options.clone());
             async move {
@@ -352,8 +436,7 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
     let mut reads = std::pin::pin!(reads);
     while let Some((mark, read)) = reads.next().await {
         if read.unread {
-            let lm = mark.last_modified;
-            report.oldest_unread = Some(report.oldest_unread.map_or(lm, |t| t.min(lm)));
+            unread.push(mark.clone());
         } else {
             // Counted, even if only in part: reading it again would count its lines twice.
             report.counted.push(mark.clone());
@@ -372,7 +455,281 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
     if !report.problems.is_empty() {
         report.condition = LogCondition::Partial;
     }
+    unread
+}
+
+/// What the discovery queue gave one run (`logs.discovery.queue` in the record).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueReport {
+    pub messages: usize,
+    /// Messages that announced nothing to read: S3's test message, other events, objects in
+    /// another bucket or outside the prefix.
+    pub nothing_to_read: usize,
+    /// Messages that are not S3 events; left in the queue (its dead-letter queue keeps them
+    /// after a few receives).
+    pub unrecognized: usize,
+    /// The first unrecognized message's problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unrecognized_example: Option<String>,
+    /// Whether the queue was seen empty; if not (the cap or the time ran out), the rest waits
+    /// for the next run and this window's picture is partial.
+    pub drained: bool,
+    /// Messages deleted after their objects were counted (filled in by the cycle).
+    pub deleted: usize,
+    /// A receive that failed after others had answered: the rest waits for the next run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receive_error: Option<String>,
+}
+
+/// The most messages one run takes from the queue: 200 ReceiveMessage calls. The rest stays
+/// queued for the next run.
+pub const MAX_QUEUE_MESSAGES: usize = 2_000;
+
+/// The discovery queue and how much of the gathering time draining it may take.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSource<'a, Q> {
+    pub queue: &'a Q,
+    pub url: &'a str,
+    /// Draining stops here (reading the objects needs the rest of the time).
+    pub drain_by: Option<Instant>,
+}
+
+/// Discovery by queue: drains S3's notifications (up to [`MAX_QUEUE_MESSAGES`], until
+/// `drain_by`), reads the objects they announce that no earlier run counted, and reports which
+/// messages are done. Nothing is filtered by time: the queue hands each notification to one run,
+/// and an object announced twice (SQS delivers at least once) is recognised by its key and ETag
+/// among the objects counted lately. A message whose object is left unread stays in the queue and
+/// comes back after its visibility timeout.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_queued<L, Q>(
+    store: &L,
+    queue: QueueSource<'_, Q>,
+    source: Source<'_>,
+    selection: &Selection<'_>,
+    options: &ParseOptions,
+    concurrency: usize,
+    deadline: Option<Instant>,
+) -> FetchReport
+where
+    L: LogStore + Clone + 'static,
+    Q: Queue,
+{
+    let mut report = FetchReport {
+        condition: LogCondition::Complete,
+        ..FetchReport::not_read()
+    };
+    let mut counts = QueueReport::default();
+    let mut calls = 0;
+    let mut messages: Vec<QueuedMessage> = Vec::new();
+    let drain_by = match (queue.drain_by, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    while messages.len() < MAX_QUEUE_MESSAGES {
+        if drain_by.is_some_and(|at| Instant::now() >= at) {
+            break;
+        }
+        calls += 1;
+        let want = (MAX_QUEUE_MESSAGES - messages.len()).min(10) as u32;
+        match within(
+            drain_by,
+            "ReceiveMessage",
+            queue.queue.receive(queue.url, want),
+        )
+        .await
+        {
+            Ok(batch) if batch.is_empty() => {
+                counts.drained = true;
+                break;
+            }
+            Ok(batch) => {
+                // On a busy queue new notifications keep arriving while it drains: a batch of
+                // nothing but events after the window's end means the window's are all in.
+                let after_window = batch.iter().all(|m| {
+                    matches!(read_notice(&m.body, selection.end),
+                        Notice::Created(objects) if objects.iter().all(|o| o.time > selection.end))
+                });
+                messages.extend(batch);
+                if after_window {
+                    counts.drained = true;
+                    break;
+                }
+            }
+            // Out of drain time: what arrived is read; the rest waits.
+            Err(e) if e.is_out_of_time() => break,
+            Err(e) if messages.is_empty() => {
+                report.condition = if e.is("AccessDenied") {
+                    LogCondition::AccessDenied
+                } else {
+                    LogCondition::ListFailed
+                };
+                report.list_error = Some(format!("queue {}: {e}", queue.url));
+                report.discovery = Some(queue_discovery(calls, counts));
+                return report;
+            }
+            // Some messages arrived before the failure: read them, the rest waits.
+            Err(e) => {
+                counts.receive_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    counts.messages = messages.len();
+
+    // Which objects each message announces; one object may be announced by several.
+    let root = prefix_root(source.prefix);
+    let mut wanted: Vec<ObjectInfo> = Vec::new();
+    let mut index_of: HashMap<(String, Option<String>), usize> = HashMap::new();
+    let mut message_objects: Vec<Vec<usize>> = vec![Vec::new(); messages.len()];
+    let mut unrecognized = vec![false; messages.len()];
+    for (m, message) in messages.iter().enumerate() {
+        let objects = match read_notice(&message.body, selection.end) {
+            Notice::Created(objects) => objects,
+            Notice::Nothing => Vec::new(),
+            Notice::Unrecognized(problem) => {
+                counts.unrecognized += 1;
+                counts
+                    .unrecognized_example
+                    .get_or_insert_with(|| format!("message {}: {problem}", message.id));
+                unrecognized[m] = true;
+                continue;
+            }
+        };
+        let before = message_objects[m].len();
+        for o in objects {
+            if o.bucket != source.bucket
+                || !o.key.starts_with(root)
+                || source.ignore.contains(&o.key.as_str())
+            {
+                continue;
+            }
+            let info = ObjectInfo {
+                key: o.key,
+                size: o.size,
+                last_modified: o.time,
+                etag: o.etag,
+            };
+            let index = *index_of
+                .entry((info.key.clone(), info.etag.clone()))
+                .or_insert_with(|| {
+                    wanted.push(info);
+                    wanted.len() - 1
+                });
+            message_objects[m].push(index);
+        }
+        if message_objects[m].len() == before {
+            counts.nothing_to_read += 1;
+        }
+    }
+    report.objects_listed = wanted.len();
+
+    let mut already: HashMap<&str, Vec<&Counted>> = HashMap::new();
+    for c in selection.counted {
+        already.entry(c.key.as_str()).or_default().push(c);
+    }
+    let (seen, mut fresh): (Vec<ObjectInfo>, Vec<ObjectInfo>) =
+        wanted.iter().cloned().partition(|o| {
+            already
+                .get(o.key.as_str())
+                .is_some_and(|cs| cs.iter().any(|c| c.is(o)))
+        });
+    report.already_counted = seen.len();
+    report.counted.extend(seen.into_iter().map(|o| Counted {
+        key: o.key,
+        last_modified: o.last_modified,
+        etag: o.etag,
+    }));
+    fresh.sort_by(|a, b| {
+        b.last_modified
+            .cmp(&a.last_modified)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    report.late_objects = fresh
+        .iter()
+        .filter(|o| o.last_modified <= selection.start)
+        .count();
+    report.objects_in_window = fresh.len();
+    let unread = if fresh.is_empty() {
+        Vec::new()
+    } else {
+        read_objects(
+            store,
+            source.bucket,
+            fresh,
+            options,
+            concurrency,
+            deadline,
+            &mut report,
+        )
+        .await
+    };
+    // A notification can come back (a failed delete, SQS's at-least-once delivery) however old
+    // its event is: each mark is kept as if its object were last modified at the window's end,
+    // so it stays in the state through the late span after this run.
+    for mark in &mut report.counted {
+        mark.last_modified = mark.last_modified.max(selection.end);
+    }
+    let unread: std::collections::HashSet<(String, Option<String>)> =
+        unread.into_iter().map(|u| (u.key, u.etag)).collect();
+    let left: Vec<bool> = wanted
+        .iter()
+        .map(|w| unread.contains(&(w.key.clone(), w.etag.clone())))
+        .collect();
+    report.done_messages = messages
+        .iter()
+        .enumerate()
+        .filter(|(m, _)| !unrecognized[*m] && !message_objects[*m].iter().any(|&i| left[i]))
+        .map(|(_, message)| message.receipt.clone())
+        .collect();
+    if report.objects_in_window == 0 && report.condition == LogCondition::Complete {
+        report.condition = LogCondition::EmptyWindow;
+    }
+    if !counts.drained {
+        // Notifications may wait that this run had no time or room to take.
+        report.condition = LogCondition::Partial;
+    }
+    report.discovery = Some(queue_discovery(calls, counts));
     report
+}
+
+fn queue_discovery(calls: usize, counts: QueueReport) -> Discovery {
+    Discovery {
+        method: ListingScope::Queue,
+        prefixes_listed: 0,
+        calls,
+        queue: Some(counts),
+        start_after: None,
+        note: None,
+    }
+}
+
+/// The literal head of a prefix (before its first time field): notified objects outside it are
+/// not this deployment's logs.
+fn prefix_root(prefix: &str) -> &str {
+    prefix.find('%').map_or(prefix, |i| &prefix[..i])
+}
+
+/// Deletes the messages of a run's counted objects, ten per call, until `by`. Returns how many
+/// were deleted and the first failure; a message not deleted comes back after its visibility
+/// timeout, and the next run recognises its object as counted.
+pub async fn delete_messages<Q: Queue>(
+    queue: &Q,
+    url: &str,
+    receipts: &[String],
+    by: Option<Instant>,
+) -> (usize, Option<String>) {
+    let mut deleted = 0;
+    let mut error = None;
+    for batch in receipts.chunks(10) {
+        match within(by, "DeleteMessageBatch", queue.delete(url, batch)).await {
+            Ok(n) => deleted += n,
+            Err(e) => {
+                error = Some(format!("queue {url}: {e}"));
+                break;
+            }
+        }
+    }
+    (deleted, error)
 }
 
 /// One object's outcome: what was parsed (possibly only a part) and what went wrong.
@@ -427,6 +784,10 @@ async fn read_object<L: LogStore>(
                 for piece in bytes.chunks(FEED_PIECE) {
                     if let Err(e) = sink.feed(piece) {
                         problem = Some(e.to_string());
+                        break 'body;
+                    }
+                    // Old logs: nothing more of this object counts, so stop downloading it.
+                    if sink.is_backfill() {
                         break 'body;
                     }
                     tokio::task::yield_now().await;

@@ -88,9 +88,9 @@ pub fn scheduled_time(event: &Value) -> Option<DateTime<Utc>> {
 }
 
 /// Runs one cycle for an invocation.
-pub async fn handle<L, G, I, M>(
+pub async fn handle<L, G, I, M, Q>(
     cfg: &Config,
-    svc: &Services<L, G, I, M>,
+    svc: &Services<L, G, I, M, Q>,
     event: &Value,
     now: DateTime<Utc>,
     deadline: Option<Instant>,
@@ -100,6 +100,7 @@ where
     G: ScalingGroups,
     I: Instances,
     M: Metrics,
+    Q: crate::ports::Queue,
 {
     let overrides = Overrides::from_event(event)?;
     let options = CycleOptions {

@@ -15,7 +15,10 @@
 //!   act → record; `budget` gives each phase its share of the invocation's time.
 //! - `discover`: which prefixes to list for a window: a time-templated prefix's partitions
 //!   (`logs/%Y/%m/%d/%H/`), an ALB root's delivery dates, else the prefix whole.
-//! - `fetch`: which objects are in the window; streamed, bounded-concurrency reads.
+//! - `notify`: S3's event notifications as they arrive in the discovery queue (direct, via
+//!   SNS or via EventBridge) → the objects they announce.
+//! - `fetch`: which objects are in the window (listed, or announced by the queue); streamed,
+//!   bounded-concurrency reads.
 //! - [`parse`]: the log engine (its own crate, `crates/logs`): bytes → lines → summary, plain
 //!   or gzip, in the original, ALB, combined or JSON-lines format; percentiles from a
 //!   mergeable sketch.
@@ -28,7 +31,7 @@
 //! - `record`: the JSON decision record, the product's contract; `human` renders it.
 //! - [`ports`]: one narrow trait per outside service, returning this crate's types, and
 //!   [`ports::Services`], one of each for a cycle.
-//! - [`aws`]: those traits over the AWS SDK (S3, Auto Scaling, EC2, CloudWatch).
+//! - [`aws`]: those traits over the AWS SDK (S3, Auto Scaling, EC2, CloudWatch, SQS).
 //! - [`memory`]: those traits in memory, with injected faults, for tests.
 //! - `analyze`: the log engine over local files, one thread per file.
 //! - [`simulator`]: replays a load trace through a capacity model and the real policy.
@@ -51,6 +54,7 @@ mod fetch;
 mod handler;
 mod human;
 pub mod memory;
+mod notify;
 mod observe;
 pub mod ports;
 mod record;
@@ -68,7 +72,9 @@ pub use analyze::{analyze_inputs, Analysis, InputReport};
 pub use config::{log_settings, s3_path_style, Config, ConfigError};
 pub use cycle::{run_cycle, CycleOptions};
 pub use decide::{Action, Decision, Policy, PolicyKind, Rule, Signal};
-pub use fetch::{fetch_window, FetchReport, LogCondition, ObjectProblem, Selection, Source};
+pub use fetch::{
+    fetch_window, list_all, FetchReport, Listing, LogCondition, ObjectProblem, Selection, Source,
+};
 pub use handler::{handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
 pub use record::DecisionRecord;

@@ -18,8 +18,12 @@ use chrono::{DateTime, Utc};
 
 use crate::ports::{
     GroupInfo, GroupInstance, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, ObjectBody,
-    ObjectInfo, SaveOutcome, ScalingGroups, ServiceError, Services, StateStore, StoredState,
+    ObjectInfo, Page, Queue, QueuedMessage, SaveOutcome, ScalingGroups, ServiceError, Services,
+    StateStore, StoredState,
 };
+
+/// Keys per listing page, as S3 gives them.
+const PAGE_KEYS: usize = 1000;
 
 /// The chunk size objects are streamed in: small, so a parser sees lines cut across chunks.
 const CHUNK_BYTES: usize = 4096;
@@ -113,6 +117,19 @@ struct World {
     lose_next_write: bool,
     calls: Vec<Call>,
     etags: u64,
+    /// Queue URL → its messages.
+    queues: BTreeMap<String, MemoryQueue>,
+    /// Bucket → the queue its object creations are announced to (S3's notification to SQS).
+    notify: BTreeMap<String, String>,
+    messages: u64,
+}
+
+/// An SQS queue: messages waiting, and those received but neither deleted nor returned yet.
+#[derive(Debug, Default)]
+struct MemoryQueue {
+    visible: VecDeque<(String, String)>,
+    /// Receipt → (id, body).
+    in_flight: BTreeMap<String, (String, String)>,
 }
 
 impl World {
@@ -134,12 +151,55 @@ impl InMemoryCloud {
     }
 
     /// The same world behind every port of a cycle.
-    pub fn services(&self) -> Services<Self, Self, Self, Self> {
+    pub fn services(&self) -> Services<Self, Self, Self, Self, Self> {
         Services {
             logs: self.clone(),
             groups: self.clone(),
             instances: self.clone(),
             metrics: self.clone(),
+            queue: self.clone(),
+        }
+    }
+
+    /// From now on every object written to `bucket` is announced to `queue_url` as S3 does
+    /// it: one message of S3 event records, the key URL-encoded.
+    pub fn notify_queue(&self, bucket: &str, queue_url: &str) {
+        let mut world = self.world();
+        world.queues.entry(queue_url.to_string()).or_default();
+        world
+            .notify
+            .insert(bucket.to_string(), queue_url.to_string());
+    }
+
+    /// Puts one message in a queue (creating it), as a producer would.
+    pub fn send_message(&self, queue_url: &str, body: impl Into<String>) {
+        let mut world = self.world();
+        world.messages += 1;
+        let id = format!("msg-{}", world.messages);
+        world
+            .queues
+            .entry(queue_url.to_string())
+            .or_default()
+            .visible
+            .push_back((id, body.into()));
+    }
+
+    /// Messages waiting and messages received but not deleted.
+    pub fn queue_depth(&self, queue_url: &str) -> (usize, usize) {
+        self.world()
+            .queues
+            .get(queue_url)
+            .map_or((0, 0), |q| (q.visible.len(), q.in_flight.len()))
+    }
+
+    /// Every message received but not deleted becomes visible again (its visibility timeout
+    /// passed).
+    pub fn expire_visibility(&self, queue_url: &str) {
+        if let Some(q) = self.world().queues.get_mut(queue_url) {
+            let returned = std::mem::take(&mut q.in_flight);
+            for (_, message) in returned {
+                q.visible.push_back(message);
+            }
         }
     }
 
@@ -158,6 +218,8 @@ impl InMemoryCloud {
     pub fn put_object(&self, bucket: &str, key: &str, bytes: impl Into<Bytes>, at: DateTime<Utc>) {
         let bytes: Bytes = bytes.into();
         let etag = content_etag(&bytes);
+        let size = bytes.len();
+        let notice = s3_notice(bucket, key, size, &etag, at);
         let mut world = self.world();
         world.buckets.entry(bucket.to_string()).or_default().insert(
             key.to_string(),
@@ -167,6 +229,10 @@ impl InMemoryCloud {
                 etag,
             },
         );
+        if let Some(queue) = world.notify.get(bucket).cloned() {
+            drop(world);
+            self.send_message(&queue, notice);
+        }
     }
 
     /// Deletes the objects under `prefix` last modified before `before` (a lifecycle rule).
@@ -309,6 +375,25 @@ impl InMemoryCloud {
     }
 }
 
+/// The message S3 sends to a queue for a new object.
+fn s3_notice(bucket: &str, key: &str, size: usize, etag: &str, at: DateTime<Utc>) -> String {
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%2F", "/");
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": bucket},
+            "object": {"key": encoded, "size": size, "eTag": etag.trim_matches('"')}
+        }
+    }]})
+    .to_string()
+}
+
 /// A stand-in for S3's MD5 ETag: equal bytes, equal tags.
 fn content_etag(bytes: &[u8]) -> String {
     use std::hash::{Hash, Hasher};
@@ -326,12 +411,13 @@ fn no_such_bucket(operation: &'static str, bucket: &str) -> ServiceError {
 }
 
 impl LogStore for InMemoryCloud {
-    async fn list(
+    async fn list_page(
         &self,
         bucket: &str,
         prefix: &str,
         start_after: Option<&str>,
-    ) -> Result<Vec<ObjectInfo>, ServiceError> {
+        continuation: Option<&str>,
+    ) -> Result<Page, ServiceError> {
         let target = match start_after {
             Some(after) => format!("{bucket}/{prefix} after {after}"),
             None => format!("{bucket}/{prefix}"),
@@ -342,20 +428,30 @@ impl LogStore for InMemoryCloud {
             .buckets
             .get(bucket)
             .ok_or_else(|| no_such_bucket("ListObjectsV2", bucket))?;
-        let from = match start_after {
+        // The token is the last key of the page before, as good as S3's opaque one here.
+        let from = match continuation.or(start_after) {
             Some(after) if after >= prefix => Bound::Excluded(after.to_string()),
             _ => Bound::Included(prefix.to_string()),
         };
-        Ok(objects
+        let mut page: Vec<ObjectInfo> = objects
             .range((from, Bound::Unbounded))
             .take_while(|(key, _)| key.starts_with(prefix))
+            .take(PAGE_KEYS + 1)
             .map(|(key, o)| ObjectInfo {
                 key: key.clone(),
                 size: o.bytes.len() as u64,
                 last_modified: o.last_modified,
                 etag: Some(o.etag.clone()),
             })
-            .collect())
+            .collect();
+        let next = (page.len() > PAGE_KEYS).then(|| {
+            page.truncate(PAGE_KEYS);
+            page[PAGE_KEYS - 1].key.clone()
+        });
+        Ok(Page {
+            objects: page,
+            next,
+        })
     }
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectBody, ServiceError> {
@@ -530,5 +626,46 @@ impl Metrics for InMemoryCloud {
             .iter()
             .filter_map(|id| world.loads.get(id).map(|l| (id.clone(), l.clone())))
             .collect())
+    }
+}
+
+impl Queue for InMemoryCloud {
+    async fn receive(&self, queue_url: &str, max: u32) -> Result<Vec<QueuedMessage>, ServiceError> {
+        self.call("ReceiveMessage", queue_url.to_string()).await?;
+        let mut world = self.world();
+        world.messages += 1;
+        let batch = world.messages;
+        let q = world.queues.get_mut(queue_url).ok_or_else(|| {
+            ServiceError::new(
+                "ReceiveMessage",
+                Some("AWS.SimpleQueueService.NonExistentQueue"),
+                format!("The specified queue does not exist: {queue_url}"),
+            )
+        })?;
+        let mut out = Vec::new();
+        while out.len() < max.min(10) as usize {
+            let Some((id, body)) = q.visible.pop_front() else {
+                break;
+            };
+            let receipt = format!("receipt-{batch}-{id}");
+            q.in_flight
+                .insert(receipt.clone(), (id.clone(), body.clone()));
+            out.push(QueuedMessage { id, receipt, body });
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, queue_url: &str, receipts: &[String]) -> Result<usize, ServiceError> {
+        self.call("DeleteMessageBatch", queue_url.to_string())
+            .await?;
+        let mut world = self.world();
+        let Some(q) = world.queues.get_mut(queue_url) else {
+            return Ok(0);
+        };
+        // A receipt of a message that came back and was received again no longer deletes it.
+        Ok(receipts
+            .iter()
+            .filter(|r| q.in_flight.remove(r.as_str()).is_some())
+            .count())
     }
 }

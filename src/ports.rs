@@ -83,24 +83,37 @@ pub struct ObjectBody {
     pub chunks: Pin<Box<dyn Stream<Item = Result<Bytes, ServiceError>> + Send>>,
 }
 
-/// The outside world of one cycle, one port per service. `logs` also keeps the policy's state.
-pub struct Services<L, G, I, M> {
+/// The outside world of one cycle, one port per service. `logs` also keeps the policy's state;
+/// `queue` is read only with queue discovery (`LOGSCALE_QUEUE_URL`).
+pub struct Services<L, G, I, M, Q> {
     pub logs: L,
     pub groups: G,
     pub instances: I,
     pub metrics: M,
+    pub queue: Q,
+}
+
+/// One page of a listing (S3 gives up to 1,000 keys a page).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub objects: Vec<ObjectInfo>,
+    /// The token for the next page; `None` on the last.
+    pub next: Option<String>,
 }
 
 /// Where the logs are: S3 in production.
 pub trait LogStore: Send + Sync {
-    /// Every object under `prefix`, all pages; with `start_after`, only the keys that sort
-    /// after it (S3's StartAfter).
-    fn list(
+    /// One page of the objects under `prefix`, in key order: the first without
+    /// `continuation`, the next with the token the last one gave; with `start_after`, only
+    /// the keys that sort after it (S3's StartAfter). Paged, so that a listing cut off by the
+    /// deadline keeps what it had (see `fetch::list_all`).
+    fn list_page(
         &self,
         bucket: &str,
         prefix: &str,
         start_after: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<ObjectInfo>, ServiceError>> + Send;
+        continuation: Option<&str>,
+    ) -> impl Future<Output = Result<Page, ServiceError>> + Send;
 
     /// Opens one object for streaming.
     fn open(
@@ -223,4 +236,32 @@ pub trait Metrics: Send + Sync {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> impl Future<Output = Result<BTreeMap<String, InstanceLoad>, ServiceError>> + Send;
+}
+
+/// One message taken from a queue: hidden from other receivers until it is deleted or its
+/// visibility timeout passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub id: String,
+    /// The handle that deletes it.
+    pub receipt: String,
+    pub body: String,
+}
+
+/// The discovery queue (SQS): S3's notifications of new objects.
+pub trait Queue: Send + Sync {
+    /// Up to `max` (at most 10) messages; an empty answer means the queue had none to give
+    /// within a short wait.
+    fn receive(
+        &self,
+        queue_url: &str,
+        max: u32,
+    ) -> impl Future<Output = Result<Vec<QueuedMessage>, ServiceError>> + Send;
+
+    /// Deletes messages by their receipts (at most 10 per call); returns how many were deleted.
+    fn delete(
+        &self,
+        queue_url: &str,
+        receipts: &[String],
+    ) -> impl Future<Output = Result<usize, ServiceError>> + Send;
 }

@@ -73,7 +73,8 @@ pub struct Window {
 pub struct LogsRecord {
     pub condition: LogCondition,
     /// How the objects were found: `method` (`partitions`, `alb_delivery_dates`,
-    /// `whole_prefix`, `too_many_partitions`), `prefixes_listed`, `note`; `null` on a replay.
+    /// `whole_prefix`, `too_many_partitions`, `sorted_keys`, `queue`), `prefixes_listed`,
+    /// `calls`, `queue` (with queue discovery), `note`; `null` on a replay.
     pub discovery: Option<Discovery>,
     pub objects_listed: usize,
     pub objects_in_window: usize,
@@ -83,6 +84,9 @@ pub struct LogsRecord {
     pub late_objects: usize,
     /// Objects listed again that an earlier run already counted, skipped.
     pub already_counted: usize,
+    /// Objects of old logs (their first timestamped line older than the window's start by
+    /// more than `LOGSCALE_BACKFILL_MINUTES`): read, but not counted as demand.
+    pub backfill_objects: u64,
     /// Objects read per format (`original`, `alb`, `combined`, `json`).
     pub formats: BTreeMap<Format, usize>,
     pub problems: Vec<ObjectProblem>,

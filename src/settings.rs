@@ -242,6 +242,26 @@ pub const KEYS_SORTED: Setting = Setting {
     allowed: Allowed::Boolean,
     meaning: "keys under a plain prefix sort by time (a shipper's `%Y%m%d%H%M%S…` names, CloudFront's `<distribution>.YYYY-MM-DD-HH.`): after the first run, each lists only the keys after the last old one (S3's StartAfter), see [Discovery](#discovery)",
 };
+pub const QUEUE_URL: Setting = Setting {
+    variable: "LOGSCALE_QUEUE_URL",
+    parameter: None,
+    default: Fallback::Derived("unset: objects are found by listing"),
+    allowed: Allowed::Text {
+        max_len: Some(1024),
+    },
+    meaning: "an SQS queue receiving the bucket's notifications of new objects: each run drains it instead of listing, for any key layout (the template creates it with `QueueDiscovery=true`), see [Discovery](#discovery)",
+};
+pub const BACKFILL_MINUTES: Setting = Setting {
+    variable: "LOGSCALE_BACKFILL_MINUTES",
+    parameter: Some("BackfillMinutes"),
+    default: Fallback::Value("1440"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 10080.0,
+        whole: true,
+    },
+    meaning: "an object whose first timestamped line is older than the window's start by more than this is a backfill of old logs: not counted as demand, but counted in the record (`logs.backfill_objects`); a day by default, so a log written in local time (up to UTC+14) is never taken for one; `0` turns the check off",
+};
 pub const EMPTY_WINDOW: Setting = Setting {
     variable: "LOGSCALE_EMPTY_WINDOW",
     parameter: Some("EmptyWindow"),
@@ -461,6 +481,8 @@ pub const SETTINGS: &[Setting] = &[
     LATE_MINUTES,
     CATCH_UP_MINUTES,
     KEYS_SORTED,
+    QUEUE_URL,
+    BACKFILL_MINUTES,
     EMPTY_WINDOW,
     METRICS_MINUTES,
     CPU_HIGH,

@@ -9,8 +9,8 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{Duration, Utc};
 use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
 use logscale::parse::ParseOptions;
-use logscale::ports::{Instances, LogStore, Metrics, SaveOutcome, ScalingGroups, StateStore};
-use logscale::{fetch_window, LogCondition, Selection, Source};
+use logscale::ports::{Instances, Metrics, SaveOutcome, ScalingGroups, StateStore};
+use logscale::{fetch_window, list_all, LogCondition, Selection, Source};
 use support::*;
 
 /// Reads the last five minutes of `bucket/logs/` as the Lambda does.
@@ -49,12 +49,16 @@ async fn s3_lists_every_page_and_reads_plain_and_gzip_objects() {
     put_logs(&bucket, "other/ignored.log", 50, 0.0, 0.0).await;
 
     let store = S3LogStore::new(aws::s3::client(&sdk_config().await, true)).with_page_size(2);
-    let listed = store.list(&bucket, "logs/", None).await.unwrap();
+    let (listing, error) = list_all(&store, &bucket, "logs/", None, None).await;
+    assert_eq!(error, None);
+    let listed = &listing.objects;
     assert_eq!(listed.len(), 5, "{listed:?}");
+    assert_eq!(listing.calls, 3, "five keys, two a page");
     // StartAfter, across pages: only the keys that sort after the given one.
     let after = &listed[1].key;
-    let later = store.list(&bucket, "logs/", Some(after)).await.unwrap();
-    let keys: Vec<&String> = later.iter().map(|o| &o.key).collect();
+    let (later, _) = list_all(&store, &bucket, "logs/", Some(after), None).await;
+    assert_eq!(later.calls, 2);
+    let keys: Vec<&String> = later.objects.iter().map(|o| &o.key).collect();
     let want: Vec<&String> = listed[2..].iter().map(|o| &o.key).collect();
     assert_eq!(keys, want);
     assert!(listed.iter().all(|o| o.etag.is_some()), "S3 lists ETags");

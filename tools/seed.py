@@ -9,10 +9,26 @@
   seed.py --endpoint URL fault OPERATION [CODE] [--times 1] [--status 400] [--match TEXT]
                                           [--delay SECONDS]   # a slow answer, then CODE if given
   seed.py --endpoint URL calls               # {"calls": [{"operation":..,"body":..}, ...]}
+  seed.py --endpoint URL objects BUCKET --pattern P --count N --start TIME [--step SECONDS]
+                                          [--seed 0] [--body TEXT | --body-file F]
+  seed.py --endpoint URL objects BUCKET --keys K [K ...] --last-modified TIME [--body ...]
+
+`objects` writes many objects at once straight into the stand-in's S3 (POST /_logscale/objects;
+the bucket must exist): object n = 0..N-1 has LastModified START + n × STEP seconds and the key
+P with that time's strftime fields, {n} (its index, e.g. {n:06d}) and {hex} (16 random hex
+digits, the same for the same --seed); every object has the same body and its MD5 as ETag. It
+prints {"written", "etag", "first_key", "last_key", "bucket_keys", "seconds"}. For example:
+
+  objects logs --pattern 't/%Y/%m/%d/%H/obj-{n:06d}.log' --count 200000 \\
+               --start 2024-05-01T12:00:00Z --step -6         # hour partitions, 10 a minute back
+  objects logs --pattern 's/%Y%m%dT%H%M%SZ-{n:06d}.log' --count 200000 \\
+               --start 2024-04-01T00:00:00Z --step 6          # flat, keys sort by time
+  objects logs --pattern 'u/{hex}.log' --count 200000 --start 2024-03-01T00:00:00Z --step -6
 
 Log objects themselves are written with `logscale loggen --s3`, the project's own generator.
 """
 import argparse
+import base64
 import datetime as dt
 import json
 import sys
@@ -96,12 +112,16 @@ def cmd_reset(args):
 
 
 def control(args, path, method="GET", payload=None):
+    import urllib.error
     import urllib.request
 
     data = json.dumps(payload).encode() if payload is not None else None
     req = urllib.request.Request(args.endpoint + path, data=data, method=method)
-    with urllib.request.urlopen(req) as resp:
-        return json.loads(resp.read() or b"{}")
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        sys.exit(f"seed.py: {method} {path}: {error.code} {error.read().decode('utf-8', 'replace')}")
 
 
 def cmd_fault(args):
@@ -121,8 +141,36 @@ def cmd_calls(args):
     print(json.dumps(control(args, "/_logscale/calls")))
 
 
+def cmd_objects(args):
+    request = {"bucket": args.bucket}
+    if args.body_file:
+        with open(args.body_file, "rb") as f:
+            request["body_base64"] = base64.b64encode(f.read()).decode()
+    else:
+        request["body"] = args.body
+    if args.keys:
+        if args.last_modified is None:
+            sys.exit("seed.py objects: --keys needs --last-modified")
+        request.update(keys=args.keys, last_modified=args.last_modified)
+    else:
+        if args.pattern is None or args.count is None or args.start is None:
+            sys.exit("seed.py objects: give --keys, or --pattern, --count and --start")
+        request["generate"] = {
+            "pattern": args.pattern,
+            "count": args.count,
+            "start": args.start,
+            "step_seconds": args.step,
+            "seed": args.seed,
+        }
+    print(json.dumps(control(args, "/_logscale/objects", "POST", request)))
+
+
 def main():
-    p = argparse.ArgumentParser(description="Seed the local AWS stand-in.")
+    p = argparse.ArgumentParser(
+        description="Seed the local AWS stand-in.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--endpoint", required=True)
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("bucket")
@@ -148,6 +196,23 @@ def main():
     f.add_argument("--status", type=int, default=400)
     f.add_argument("--match", help="only requests whose body contains this text")
     sub.add_parser("calls")
+    o = sub.add_parser(
+        "objects",
+        help="many objects at once, straight into the stand-in's S3",
+        description="Write many objects at once into an existing bucket of the stand-in's S3, with "
+        "chosen LastModified times and the body's MD5 as ETag (no notifications).",
+    )
+    o.add_argument("bucket")
+    o.add_argument("--pattern", help="key of object n: strftime fields of its time, {n}, {hex}")
+    o.add_argument("--count", type=int, help="how many objects")
+    o.add_argument("--start", help="RFC 3339 LastModified of object 0")
+    o.add_argument("--step", type=float, default=0, help="seconds from one object's time to the next (negative: back)")
+    o.add_argument("--seed", type=int, default=0, help="seeds {hex}")
+    o.add_argument("--keys", nargs="+", help="explicit keys instead of a pattern")
+    o.add_argument("--last-modified", help="RFC 3339 LastModified of every --keys object")
+    body = o.add_mutually_exclusive_group()
+    body.add_argument("--body", default="", help="text of every object (default empty)")
+    body.add_argument("--body-file", help="bytes of every object, from this file")
     args = p.parse_args()
     commands = {
         "bucket": cmd_bucket,
@@ -157,6 +222,7 @@ def main():
         "reset": cmd_reset,
         "fault": cmd_fault,
         "calls": cmd_calls,
+        "objects": cmd_objects,
     }
     commands[args.cmd](args)
 

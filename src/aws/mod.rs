@@ -9,6 +9,7 @@ mod autoscaling;
 mod cloudwatch;
 mod ec2;
 pub mod s3;
+mod sqs;
 
 use std::time::Duration;
 
@@ -22,9 +23,11 @@ pub use autoscaling::AutoScalingGroups;
 pub use cloudwatch::CloudWatchMetrics;
 pub use ec2::Ec2Instances;
 pub use s3::S3LogStore;
+pub use sqs::SqsQueue;
 
 /// The production set of ports.
-pub type AwsServices = Services<S3LogStore, AutoScalingGroups, Ec2Instances, CloudWatchMetrics>;
+pub type AwsServices =
+    Services<S3LogStore, AutoScalingGroups, Ec2Instances, CloudWatchMetrics, SqsQueue>;
 
 /// Builds every client once from the environment's AWS configuration. `s3_path_style` is
 /// `LOGSCALE_S3_PATH_STYLE` as the config read it; unset, see [`path_style`].
@@ -58,6 +61,7 @@ pub fn services_from_sdk_config(sdk: &aws_config::SdkConfig, s3_path_style: bool
         groups: AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(sdk)),
         instances: Ec2Instances::new(aws_sdk_ec2::Client::new(sdk)),
         metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(sdk)),
+        queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk)),
     }
 }
 

@@ -1,10 +1,10 @@
-//! [`LogStore`] over S3: ListObjectsV2 (all pages) and streamed GetObject bodies.
+//! [`LogStore`] over S3: ListObjectsV2 one page at a time and streamed GetObject bodies.
 
 use aws_sdk_s3::Client;
 
 use super::{service_error, to_chrono};
 use crate::ports::{
-    LogStore, ObjectBody, ObjectInfo, SaveOutcome, ServiceError, StateStore, StoredState,
+    LogStore, ObjectBody, ObjectInfo, Page, SaveOutcome, ServiceError, StateStore, StoredState,
 };
 
 #[derive(Clone)]
@@ -66,38 +66,42 @@ impl S3LogStore {
 }
 
 impl LogStore for S3LogStore {
-    async fn list(
+    async fn list_page(
         &self,
         bucket: &str,
         prefix: &str,
         start_after: Option<&str>,
-    ) -> Result<Vec<ObjectInfo>, ServiceError> {
-        let mut pages = self
+        continuation: Option<&str>,
+    ) -> Result<Page, ServiceError> {
+        let page = self
             .client
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
             .set_start_after(start_after.map(str::to_string))
+            .set_continuation_token(continuation.map(str::to_string))
             .set_max_keys(self.page_size)
-            .into_paginator()
-            .send();
-        let mut objects = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| service_error("ListObjectsV2", e))?;
-            for o in page.contents() {
-                let (Some(key), Some(modified)) = (o.key(), o.last_modified().and_then(to_chrono))
-                else {
-                    continue;
-                };
-                objects.push(ObjectInfo {
-                    key: key.to_string(),
+            .send()
+            .await
+            .map_err(|e| service_error("ListObjectsV2", e))?;
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(ObjectInfo {
+                    key: o.key()?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
-                    last_modified: modified,
+                    last_modified: o.last_modified().and_then(to_chrono)?,
                     etag: o.e_tag().map(str::to_string),
-                });
-            }
-        }
-        Ok(objects)
+                })
+            })
+            .collect();
+        let next = page
+            .is_truncated()
+            .unwrap_or(false)
+            .then(|| page.next_continuation_token().map(str::to_string))
+            .flatten();
+        Ok(Page { objects, next })
     }
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectBody, ServiceError> {

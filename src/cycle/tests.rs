@@ -895,3 +895,59 @@ async fn a_failed_listing_leaves_its_window_to_the_next_run() {
     );
     assert_eq!(next.logs.metrics.requests, 70);
 }
+
+/// Regression: with keys that sort by time, the first run lists the prefix whole; on a large
+/// prefix that listing outlasted the run's time, failed, kept nothing, and so failed again on
+/// every run. Now each cut-off listing keeps its place, and the runs catch up.
+#[tokio::test(start_paused = true)]
+async fn a_sorted_listing_cut_by_the_deadline_resumes_where_it_stopped() {
+    let cloud = InMemoryCloud::new();
+    let launched = now() - chrono::Duration::hours(2);
+    cloud.put_fleet(GROUP, (1, 10, 2), &[50.0, 50.0], Some(40.0), launched);
+    // 100,000 keys from the week before, then five in the window.
+    let old_start = now() - chrono::Duration::days(8);
+    for n in 0..100_000i64 {
+        let at = old_start + chrono::Duration::seconds(6 * n);
+        let key = format!("logs/{}-{n:06}.log", at.format("%Y%m%dT%H%M%S"));
+        cloud.put_object(BUCKET, &key, &b"old"[..], at);
+    }
+    for n in 0..5 {
+        let at = now() - chrono::Duration::minutes(2) + chrono::Duration::seconds(n);
+        let key = format!("logs/{}-new-{n}.log", at.format("%Y%m%dT%H%M%S"));
+        cloud.put_object(BUCKET, &key, healthy_logs(10), at);
+    }
+    // A second a page: 45 pages fit in a run's gathering time, the prefix holds 101.
+    cloud.inject(Fault::delay("ListObjectsV2", Duration::from_secs(1)));
+    let cfg = config(&[("LOGSCALE_KEYS_SORTED", "true")]);
+    let mut records = Vec::new();
+    for k in 0..4i64 {
+        let opts = CycleOptions {
+            now: now() + chrono::Duration::minutes(5 * k),
+            scheduled: None,
+            dry_run: false,
+            save_state: true,
+            deadline: Some(Instant::now() + Duration::from_secs(60)),
+        };
+        records.push(run_cycle(&cfg, &cloud.services(), opts).await);
+    }
+    let calls: Vec<usize> = records
+        .iter()
+        .map(|r| r.logs.discovery.as_ref().unwrap().calls)
+        .collect();
+    let conditions: Vec<LogCondition> = records.iter().map(|r| r.logs.condition).collect();
+    assert_eq!(
+        conditions[..3],
+        [
+            LogCondition::ListFailed,
+            LogCondition::ListFailed,
+            LogCondition::Complete
+        ],
+        "{calls:?}"
+    );
+    let note = records[0].logs.discovery.as_ref().unwrap().note.clone();
+    assert!(note.unwrap().contains("resumes after"));
+    // The window stays open until the listing gets through: the five count once, then.
+    let requests: Vec<u64> = records.iter().map(|r| r.logs.metrics.requests).collect();
+    assert_eq!(requests, [0, 0, 50, 0], "{calls:?}");
+    assert!(calls[3] <= 2, "caught up: {calls:?}");
+}

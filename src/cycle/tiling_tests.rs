@@ -1,8 +1,9 @@
 //! Weeks of runs through the in-memory ports, with everything that goes wrong with time in a
 //! real account: EventBridge's jitter, duplicated and retried events, skipped runs, objects
 //! that become visible minutes after their LastModified (multipart uploads), and keys uploaded
-//! again. Every object is counted exactly once across the records, and no window is decided
-//! twice. `LOGSCALE_SIM_DAYS` runs it longer (the closing note of issue 8 quotes a year) and
+//! again, and backfills of days-old logs. Every object is counted exactly once across the
+//! records, every backfill is recognised by its lines' times and left out, and no window is
+//! decided twice. `LOGSCALE_SIM_DAYS` runs it longer (the closing note of issue 8 quotes a year) and
 //! `LOGSCALE_SIM_SEED` with other random draws.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ struct Upload {
     requests: u64,
     /// The same object uploaded again (a shipper's retry): the same logs, not new ones.
     again: bool,
+    /// Lines days older than the upload.
+    backfill: bool,
 }
 
 fn world() -> InMemoryCloud {
@@ -46,10 +49,17 @@ fn config() -> Config {
     Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap()
 }
 
-fn object(rng: &mut fastrand::Rng, key: String, last_modified: DateTime<Utc>) -> Upload {
+/// An object whose lines were written from `written` on, uploaded at `last_modified`.
+fn object(
+    rng: &mut fastrand::Rng,
+    key: String,
+    last_modified: DateTime<Utc>,
+    written: DateTime<Utc>,
+) -> Upload {
     let lines = rng.u64(1..=6);
     let spec = LogGenSpec {
         seed: rng.u64(..),
+        start: written.naive_utc(),
         ..LogGenSpec::new(Format::Original, lines)
     };
     let mut body = Vec::new();
@@ -68,6 +78,7 @@ fn object(rng: &mut fastrand::Rng, key: String, last_modified: DateTime<Utc>) ->
         body,
         requests: lines,
         again: false,
+        backfill: false,
     }
 }
 
@@ -93,7 +104,16 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
     for minute in 0..runs * 5 {
         let at = t0 + Duration::minutes(minute) + Duration::seconds(rng.i64(0..60));
         let key = format!("logs/{}/{minute:07}.log", at.format("%Y/%m/%d/%H"));
-        let first = object(&mut rng, key, at);
+        // Its lines from the minutes before the upload (a shipper's buffer).
+        let written = at - Duration::seconds(rng.i64(0..=300));
+        let first = object(&mut rng, key, at, written);
+        // Now and then someone copies in logs from three days ago: a backfill, not demand.
+        if rng.u8(..100) == 0 {
+            let key = format!("logs/{}/backfill-{minute:07}.log", at.format("%Y/%m/%d/%H"));
+            let mut old = object(&mut rng, key, at, at - Duration::days(3));
+            old.backfill = true;
+            uploads.push(old);
+        }
         if rng.u8(..50) == 0 {
             let last_modified = at + Duration::minutes(2);
             uploads.push(Upload {
@@ -103,6 +123,7 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
                 body: first.body.clone(),
                 requests: first.requests,
                 again: true,
+                backfill: false,
             });
         }
         uploads.push(first);
@@ -114,6 +135,8 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
     uploads.sort_by_key(|u| u.visible_at);
     let mut pending = uploads.into_iter().peekable();
     let mut generated: Vec<(DateTime<Utc>, u64)> = Vec::new();
+    let mut backfills: Vec<DateTime<Utc>> = Vec::new();
+    let mut backfills_seen = 0u64;
 
     let mut counted = 0u64;
     let mut decided_ends: Vec<DateTime<Utc>> = Vec::new();
@@ -124,7 +147,9 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         // What S3 shows at `now`: objects listable by then, and a lifecycle rule.
         while let Some(u) = pending.next_if(|u| u.visible_at <= now) {
             cloud.put_object(BUCKET, &u.key, u.body, u.last_modified);
-            if !u.again {
+            if u.backfill {
+                backfills.push(u.last_modified);
+            } else if !u.again {
                 generated.push((u.last_modified, u.requests));
             }
         }
@@ -180,6 +205,7 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         }
         decided_ends.push(record.window.end);
         counted += record.logs.metrics.requests;
+        backfills_seen += record.logs.backfill_objects;
         assert!(record.state.saved, "run {k}: {:?}", record.state);
 
         // A duplicate delivery, and Lambda's retry of the same event minutes later.
@@ -204,6 +230,7 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
     let record = run(last, last).await;
     assert!(record.window.notes.is_empty(), "{:?}", record.window.notes);
     counted += record.logs.metrics.requests;
+    backfills_seen += record.logs.backfill_objects;
     let end = record.window.end;
 
     let expected: u64 = generated
@@ -213,12 +240,15 @@ async fn every_object_is_counted_once_across_weeks_of_unruly_invocations() {
         .sum();
     assert!(expected > 0);
     eprintln!(
-        "{days} days: {} windows decided, {skipped} runs skipped, {replays} replays, {} objects ({} late or uploaded again), {counted} requests counted of {expected}",
+        "{days} days: {} windows decided, {skipped} runs skipped, {replays} replays, {} objects ({} late or uploaded again), {counted} requests counted of {expected}, {backfills_seen} backfills left out",
         decided_ends.len() + 1,
         generated.len(),
         late_or_again,
     );
     assert_eq!(counted, expected, "every object counted exactly once");
+    let backfilled = backfills.iter().filter(|lm| **lm <= end).count() as u64;
+    assert!(backfilled > 0);
+    assert_eq!(backfills_seen, backfilled, "every backfill recognised once");
     assert!(replays > 0, "the run saw replays");
     assert!(
         decided_ends.windows(2).all(|w| w[0] < w[1]),

@@ -6,8 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::*;
 
 /// Template Parameters that configure the deployment rather than the function's variables.
-const DEPLOYMENT_ONLY_PARAMETERS: &[&str] =
-    &["ScheduleExpression", "LogRetentionDays", "FunctionMemoryMb"];
+const DEPLOYMENT_ONLY_PARAMETERS: &[&str] = &[
+    "ScheduleExpression",
+    "LogRetentionDays",
+    "FunctionMemoryMb",
+    "QueueDiscovery",
+];
+
+/// Variables the template sets from a resource it creates rather than from a Parameter.
+const SET_FROM_RESOURCES: &[(&str, &str)] = &[("LOGSCALE_QUEUE_URL", "DiscoveryQueue")];
 
 fn manifest_file(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
@@ -227,7 +234,14 @@ fn template_disagreements(template: &str) -> Vec<String> {
 
     for s in SETTINGS {
         let Some(name) = s.parameter else {
-            if let Some(p) = environment.get(s.variable) {
+            let from_resource = SET_FROM_RESOURCES
+                .iter()
+                .find(|(v, _)| *v == s.variable)
+                .map(|(_, r)| *r);
+            if let Some(p) = environment
+                .get(s.variable)
+                .filter(|p| Some(p.as_str()) != from_resource)
+            {
                 problems.push(format!(
                     "{} is set from {p} in the template but has no Parameter in the table",
                     s.variable
