@@ -249,9 +249,11 @@ async fn cycle(
 }
 
 async fn at_scale(layout: Layout) {
+    let seeded_at = Utc::now();
+    let (_big, big_env) = seeded(layout, OLD, seeded_at).await;
+    let (_small, small_env) = seeded(layout, 0, seeded_at).await;
+    // The window ends after every upload (S3 dates a notification by its sending).
     let now = Utc::now();
-    let (_big, big_env) = seeded(layout, OLD, now).await;
-    let (_small, small_env) = seeded(layout, 0, now).await;
     let (record, took) = cycle(big_env, now).await;
     let (small_record, small_took) = cycle(small_env, now).await;
 
