@@ -120,6 +120,9 @@ mod tests {
         async fn activity_in_progress(&self, _: &str) -> Result<bool, ServiceError> {
             Ok(false)
         }
+        async fn other_scalers(&self, _: &str) -> Result<Vec<String>, ServiceError> {
+            Ok(Vec::new())
+        }
     }
 
     fn up() -> Decision {

@@ -218,6 +218,7 @@ fn policy(
         ),
         failsafe_runs: count(get, &settings::FAILSAFE_RUNS)?,
         failsafe_step: count(get, &settings::FAILSAFE_STEP)?,
+        log_signals_need_agreement: boolean(get, &settings::LOG_SIGNALS_NEED_AGREEMENT)?,
         warmup: Duration::from_secs_f64(number(get, &settings::WARMUP_SECONDS)?),
         paused: boolean(get, &settings::PAUSED)?,
     })
@@ -599,6 +600,7 @@ mod tests {
             ("LOGSCALE_STABILIZATION_MINUTES", "30"),
             ("LOGSCALE_FAILSAFE_RUNS", "3"),
             ("LOGSCALE_PAUSED", "yes"),
+            ("LOGSCALE_LOG_SIGNALS_NEED_AGREEMENT", "false"),
             ("LOGSCALE_STATE_KEY", "state/web.json"),
         ]);
         let c = config(&pairs).unwrap();
@@ -607,6 +609,11 @@ mod tests {
         assert_eq!(c.policy.stabilization, Duration::from_secs(1800));
         assert_eq!(c.policy.failsafe_runs, 3);
         assert!(c.policy.paused);
+        assert!(!c.policy.log_signals_need_agreement);
+        assert!(
+            config(&BASE).unwrap().policy.log_signals_need_agreement,
+            "on by default"
+        );
         assert_eq!(c.state_key, "state/web.json");
         for (var, bad) in [
             ("LOGSCALE_POLICY", "aggressive"),

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::act::{apply, Outcome};
 use crate::budget::{within, Budget};
 use crate::config::Config;
-use crate::decide::{decide, Decision, Rule, Signals};
+use crate::decide::{decide, Capacity, Decision, Rule, Signals};
 use crate::fetch::{
     delete_messages, fetch_queued, fetch_window, FetchReport, LogCondition, QueueSource, Selection,
     Source,
@@ -17,7 +17,8 @@ use crate::fetch::{
 use crate::observe::{observe, Fleet, FleetLoad};
 use crate::parse::summary::LogMetrics;
 use crate::ports::{
-    Instances, LogStore, Metrics, Queue, SaveOutcome, ScalingGroups, Services, StateStore,
+    Instances, LogStore, Metrics, Queue, SaveOutcome, ScalingGroups, ServiceError, Services,
+    StateStore, StoredState,
 };
 use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES};
 use crate::state::{LastDecision, State};
@@ -46,6 +47,9 @@ struct LoadedState {
     etag: Option<String>,
     existed: bool,
     note: Option<String>,
+    /// Reading it failed: whether it exists, and at which tag, is unknown, so it cannot be
+    /// written safely this run.
+    unknown: bool,
 }
 
 /// Runs one cycle and returns its record. Never fails: every problem is in the record.
@@ -86,7 +90,7 @@ where
         };
         (loaded, gathered)
     });
-    let ((loaded, gathered), observed) = tokio::join!(
+    let ((loaded, gathered), observed, others) = tokio::join!(
         logs,
         observe(
             &svc.groups,
@@ -96,7 +100,14 @@ where
             (metrics_start, opts.now),
             budget.gather_by,
         ),
+        Box::pin(within(
+            budget.gather_by,
+            "DescribePolicies",
+            svc.groups.other_scalers(&cfg.group)
+        )),
     );
+    let warnings = other_scalers_warning(others);
+    let unsupported = observed.group.as_ref().and_then(unsupported_capacity);
     let warmup = chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
     let fleet = Fleet::from_observation(observed, warmup, opts.now);
     let load = fleet.load();
@@ -155,6 +166,23 @@ where
             opts.now,
         ),
     };
+    // Proposals are instance counts: applied to a group that counts capacity otherwise, they
+    // would be read in its units (4 instances of weight 4 at 80 % CPU proposing 5 "units").
+    let decision = match &unsupported {
+        Some(why) => decision.into_hold(Rule::UnsupportedCapacity, why.clone()),
+        None => decision,
+    };
+    let decision = spaced_from_the_last_change(
+        decision,
+        loaded.state.last_decision,
+        opts.now,
+        cfg.tiling.span / 2,
+    );
+    // A dry run's silence is not the deployment's: the fail-safe counts only runs that could
+    // act on it.
+    if opts.dry_run {
+        next_state.no_signal_runs = loaded.state.no_signal_runs;
+    }
     // Even without a decision the window is done: its objects are in this record, and the
     // next run starts where it ended; but never past a listing that failed or an object left
     // unread, which the next run then reads.
@@ -221,7 +249,10 @@ where
             applied: false,
             error: None,
         },
-        Some(_) => {
+        Some(decided_on) => {
+            let decision =
+                reread_before_acting(&svc.groups, &cfg.group, decided_on, decision, budget.act_by)
+                    .await;
             apply(
                 &svc.groups,
                 &cfg.group,
@@ -277,6 +308,7 @@ where
         capacity,
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
         instances: fleet.instance_records(MAX_INSTANCES),
+        warmup: fleet.warmup,
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
         decision: outcome.decision,
@@ -284,6 +316,7 @@ where
         dry_run: opts.dry_run,
         state: state_record,
         errors,
+        warnings,
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }
@@ -419,6 +452,7 @@ fn replay_record(
         capacity: fleet.capacity,
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
         instances: fleet.instance_records(MAX_INSTANCES),
+        warmup: fleet.warmup,
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
         decision: Decision::hold(current, Rule::Replay, detail),
@@ -426,6 +460,7 @@ fn replay_record(
         dry_run: opts.dry_run,
         state: state_record,
         errors,
+        warnings: Vec::new(),
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }
@@ -491,8 +526,33 @@ async fn save_state<S: StateStore>(
     decision: Decision,
 ) -> (Decision, Saved) {
     let expected = loaded.etag.as_deref().filter(|_| loaded.existed);
-    let save = store.save(&cfg.bucket, &cfg.state_key, next_state.encode(), expected);
-    match within(by, "PutObject", save).await {
+    let bytes = next_state.encode();
+    let outcome = if loaded.unknown {
+        // Regression: a create-only write (If-None-Match) after a failed read met the existing
+        // object with 412 and held as if another run had written it, dropping a needed
+        // scale-out. Without knowing the stored tag there is no safe write: this is the
+        // "state unsaved" path.
+        Err(ServiceError::new(
+            "PutObject",
+            None,
+            "not written: the state could not be read this run, so a conditional write has nothing to check against",
+        ))
+    } else {
+        let save = store.save(&cfg.bucket, &cfg.state_key, bytes.clone(), expected);
+        match within(by, "PutObject", save).await {
+            // A 412 may answer an SDK retry whose first attempt landed: if the object now holds
+            // exactly this run's bytes, the write is this run's own.
+            Ok(SaveOutcome::Conflict) => {
+                let read_back = store.load(&cfg.bucket, &cfg.state_key);
+                match within(by, "GetObject", read_back).await {
+                    Ok(Some(stored)) if stored.bytes == bytes => Ok(SaveOutcome::Saved),
+                    _ => Ok(SaveOutcome::Conflict),
+                }
+            }
+            other => other,
+        }
+    };
+    match outcome {
         Ok(SaveOutcome::Saved) => (decision, Saved::Yes),
         Ok(SaveOutcome::Conflict) => (
             decision.into_hold(
@@ -518,6 +578,116 @@ async fn save_state<S: StateStore>(
     }
 }
 
+/// Why logscale cannot size this group, when it cannot: its capacity is counted in vCPUs or
+/// memory (DesiredCapacityType), or its instances carry weights other than one (a mixed
+/// instances policy with WeightedCapacity), so desired capacity is not an instance count.
+fn unsupported_capacity(group: &crate::ports::GroupInfo) -> Option<String> {
+    if let Some(kind) = group.capacity_type.as_deref().filter(|k| *k != "units") {
+        return Some(format!(
+            "the group counts its capacity in {kind} (DesiredCapacityType), and logscale sizes groups by instance count: it decides and records, but does not change this group"
+        ));
+    }
+    let weights: std::collections::BTreeSet<u32> = group
+        .instances
+        .iter()
+        .filter_map(|i| i.weight)
+        .filter(|w| *w != 1)
+        .collect();
+    (!weights.is_empty()).then(|| {
+        let listed: Vec<String> = weights.iter().map(u32::to_string).collect();
+        format!(
+            "the group's instances carry weights ({}) so its desired capacity is in weighted units, and logscale sizes groups by instance count: it decides and records, but does not change this group",
+            listed.join(", ")
+        )
+    })
+}
+
+/// Holds a change that follows the last decided change in the same direction by less than
+/// `spacing` (half the window): the rate limits are per run, so without this, extra invocations
+/// (a manual invoke, a retried event for a new time) would each add a step. Pure.
+fn spaced_from_the_last_change(
+    decision: Decision,
+    last: Option<LastDecision>,
+    now: DateTime<Utc>,
+    spacing: chrono::Duration,
+) -> Decision {
+    let Some(last) = last else { return decision };
+    let since = now - last.at;
+    let same_direction = last.to != last.from
+        && decision.to != decision.from
+        && (decision.to > decision.from) == (last.to > last.from);
+    if !same_direction || since < chrono::Duration::zero() || since >= spacing {
+        return decision;
+    }
+    let rule = if decision.to > decision.from {
+        Rule::LimitUp
+    } else {
+        Rule::LimitDown
+    };
+    let detail = format!(
+        "a change from {} to {} was decided {} s ago, and runs less than {} s apart do not add to each other's steps",
+        last.from,
+        last.to,
+        since.num_seconds(),
+        spacing.num_seconds()
+    );
+    decision.into_hold(rule, detail)
+}
+
+/// What the record says of the group's other scalers: they fight logscale over its size.
+fn other_scalers_warning(found: Result<Vec<String>, ServiceError>) -> Vec<String> {
+    match found {
+        Ok(others) if others.is_empty() => Vec::new(),
+        Ok(others) => vec![format!(
+            "the group also has {}: they change its desired capacity too, and each undoes the other's changes; remove them, or pause logscale (LOGSCALE_PAUSED)",
+            others.join(", ")
+        )],
+        Err(e) => vec![format!(
+            "could not check the group for other scaling policies and scheduled actions: {e}"
+        )],
+    }
+}
+
+/// Reads the group again just before a change: a scheduled action, another scaling policy, an
+/// operator or another tool may have moved it since the read the decision used (up to a minute
+/// ago), and acting on the old numbers would overwrite theirs. If desired, min or max moved,
+/// the change becomes a hold that says so; the next run decides on the new numbers. A re-read
+/// that fails leaves the decision as it is: the first read is seconds old, and AWS still
+/// refuses a size outside the group's limits.
+async fn reread_before_acting<G: ScalingGroups>(
+    groups: &G,
+    group: &str,
+    decided_on: Capacity,
+    decision: Decision,
+    by: Option<Instant>,
+) -> Decision {
+    if decision.to == decision.from {
+        return decision;
+    }
+    let now = match within(by, "DescribeAutoScalingGroups", groups.describe(group)).await {
+        Ok(Some(g)) => Capacity {
+            min: g.min,
+            max: g.max,
+            desired: g.desired,
+        },
+        Ok(None) => {
+            return decision.into_hold(
+                Rule::GroupChanged,
+                format!("the group {group} no longer exists"),
+            )
+        }
+        Err(_) => return decision,
+    };
+    if now == decided_on {
+        return decision;
+    }
+    let detail = format!(
+        "the group changed since it was read (desired {} -> {}, min {} -> {}, max {} -> {}): something else sizes it too; the next run decides on the new numbers",
+        decided_on.desired, now.desired, decided_on.min, now.min, decided_on.max, now.max
+    );
+    decision.into_hold(Rule::GroupChanged, detail)
+}
+
 /// How the state's write ended.
 enum Saved {
     Yes,
@@ -533,15 +703,30 @@ async fn load_state<S: StateStore>(cfg: &Config, store: &S, by: Option<Instant>)
         etag,
         existed,
         note,
+        unknown: false,
     };
     match within(by, "GetObject", store.load(&cfg.bucket, &cfg.state_key)).await {
         Ok(None) => fresh(None, false, None),
-        Ok(Some(stored)) => match State::decode(&stored.bytes) {
-            Ok(state) => LoadedState {
-                state,
+        // Too large to read: it exists at a known tag, so this run overwrites it.
+        Ok(Some(StoredState {
+            refused: Some(why),
+            etag,
+            ..
+        })) => fresh(
+            Some(format!(
+                "stored state refused ({why}); starting fresh, and this run replaces it"
+            )),
+            true,
+            etag,
+        ),
+        Ok(Some(stored)) => match State::decode_noting(&stored.bytes) {
+            Ok(decoded) => LoadedState {
+                state: decoded.state,
                 etag: stored.etag,
                 existed: true,
-                note: None,
+                // Entries past the state's caps are named: someone may have tampered with it.
+                note: (!decoded.dropped.is_empty()).then(|| decoded.dropped.join("; ")),
+                unknown: false,
             },
             Err(e) => fresh(
                 Some(format!("stored state unreadable ({e}); starting fresh")),
@@ -549,11 +734,16 @@ async fn load_state<S: StateStore>(cfg: &Config, store: &S, by: Option<Instant>)
                 stored.etag,
             ),
         },
-        Err(e) => fresh(
-            Some(format!("could not read the state ({e}); starting fresh")),
-            false,
-            None,
-        ),
+        Err(e) => LoadedState {
+            unknown: true,
+            ..fresh(
+                Some(format!(
+                    "could not read the state ({e}); starting fresh, and it is not written this run"
+                )),
+                false,
+                None,
+            )
+        },
     }
 }
 

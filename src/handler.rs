@@ -1,7 +1,8 @@
 //! The Lambda event → one cycle. The handler accepts the EventBridge scheduled event (its
 //! envelope is ignored; `detail` may carry overrides) or a plain JSON object of overrides, such
 //! as `{"dry_run": true}`. Unknown override keys are an error that names them, so a typo in a
-//! test event is not silently ignored.
+//! test event is not silently ignored. An override may only make a run safer: anyone allowed to
+//! invoke the function could otherwise switch a deployed dry run into a live one.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -19,7 +20,8 @@ use crate::record::DecisionRecord;
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
-    /// Overrides `LOGSCALE_DRY_RUN` for this invocation.
+    /// `true` makes this invocation a dry run; `false` is refused (only the deployment's
+    /// `LOGSCALE_DRY_RUN` can make logscale act).
     pub dry_run: Option<bool>,
 }
 
@@ -29,6 +31,8 @@ pub enum EventError {
     NotAnObject(&'static str),
     #[error("bad overrides in the event: {0} (known keys: dry_run)")]
     BadOverrides(serde_json::Error),
+    #[error("the event asks for \"dry_run\": false: an event can only turn a dry run on; whether logscale acts is the deployment's LOGSCALE_DRY_RUN (the DryRun parameter)")]
+    UnsafeOverride,
 }
 
 /// Keys of the EventBridge envelope, which are not overrides.
@@ -74,7 +78,12 @@ impl Overrides {
         } else {
             event.clone()
         };
-        serde_json::from_value(source).map_err(EventError::BadOverrides)
+        let overrides: Overrides =
+            serde_json::from_value(source).map_err(EventError::BadOverrides)?;
+        if overrides.dry_run == Some(false) {
+            return Err(EventError::UnsafeOverride);
+        }
+        Ok(overrides)
     }
 }
 
@@ -112,7 +121,9 @@ where
         save_state: overrides.dry_run != Some(true) || cfg.dry_run,
         deadline,
     };
-    Ok(run_cycle(cfg, svc, options).await)
+    // Boxed: the cycle's future is deep, and the binaries' async mains would otherwise pass
+    // the compiler's layout recursion limit.
+    Ok(Box::pin(run_cycle(cfg, svc, options)).await)
 }
 
 #[cfg(test)]
@@ -131,10 +142,10 @@ mod tests {
     fn overrides_from_plain_object_or_detail() {
         let plain = json!({"dry_run": true});
         assert_eq!(Overrides::from_event(&plain).unwrap().dry_run, Some(true));
-        let detailed = json!({"detail-type":"Scheduled Event","source":"aws.events","detail":{"dry_run":false}});
+        let detailed = json!({"detail-type":"Scheduled Event","source":"aws.events","detail":{"dry_run":true}});
         assert_eq!(
             Overrides::from_event(&detailed).unwrap().dry_run,
-            Some(false)
+            Some(true)
         );
         assert_eq!(
             Overrides::from_event(&Value::Null).unwrap(),
@@ -155,6 +166,20 @@ mod tests {
             Value::Null,
         ] {
             assert_eq!(scheduled_time(&no_time), None, "{no_time}");
+        }
+    }
+
+    /// Regression: `{"dry_run": false}` switched off a deployed dry run, so anyone allowed to
+    /// invoke the function could make it act.
+    #[test]
+    fn an_event_cannot_turn_a_dry_run_off() {
+        for event in [
+            json!({"dry_run": false}),
+            json!({"detail-type":"Scheduled Event","source":"aws.events","detail":{"dry_run":false}}),
+            json!({"detail-type":"Scheduled Event","source":"aws.events","dry_run":false}),
+        ] {
+            let msg = Overrides::from_event(&event).unwrap_err().to_string();
+            assert!(msg.contains("only turn a dry run on"), "{msg}");
         }
     }
 

@@ -1,12 +1,48 @@
 //! The decision record as the original tool's users know it: a metrics summary, the instances'
 //! load, and the decision with its reasons, in plain text for a terminal.
+//!
+//! Much of it comes from outside: S3 keys (anyone who can write under the prefix names them),
+//! AWS's answers and error messages, the reasons built from them. A terminal obeys what it
+//! prints, so all such text goes through [`escaped`] first: a key holding an escape sequence
+//! or a line break is shown as `\u{1b}[2J\n…`, the way the unparsed-line examples (printed
+//! with `{:?}`) already are, and cannot clear the screen, retitle the window or forge a line.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::analyze::Analysis;
 use crate::decide::Action;
 use crate::parse::summary::LogMetrics;
 use crate::record::DecisionRecord;
+
+/// `text` with every character a terminal could act on or hide written as Rust's debug
+/// escapes do (`\u{1b}`, `\n`, `\u{202e}`), and backslashes doubled so an escape cannot be
+/// forged either; quotes stay as they are, as this is not a literal.
+pub fn escaped(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters (C0, DEL, C1: escape sequences, line breaks, the bell), the invisible
+/// format characters that reorder or hide text (bidirectional overrides and isolates,
+/// zero-width characters, line and paragraph separators), and the backslash.
+fn needs_escape(c: char) -> bool {
+    c == '\\'
+        || c.is_control()
+        || matches!(c,
+            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("n/a".to_string(), |v| format!("{v:.2}%"))
@@ -51,7 +87,7 @@ pub fn render(r: &DecisionRecord) -> String {
     let _ = writeln!(
         o,
         "logscale: group {} · window {} → {} ({} min)",
-        r.group,
+        escaped(&r.group),
         r.window.start.format("%Y-%m-%d %H:%M:%S"),
         r.window.end.format("%H:%M:%S UTC"),
         r.window.minutes
@@ -59,8 +95,8 @@ pub fn render(r: &DecisionRecord) -> String {
     let _ = writeln!(
         o,
         "Logs: s3://{}/{} · {} objects in window, {} read · {}",
-        r.bucket,
-        r.prefix,
+        escaped(&r.bucket),
+        escaped(&r.prefix),
         r.logs.objects_in_window,
         r.logs.objects_read,
         // The record's own spelling (`complete`, `no_such_bucket`, ...).
@@ -70,7 +106,7 @@ pub fn render(r: &DecisionRecord) -> String {
             .unwrap_or_default()
     );
     for p in &r.logs.problems {
-        let _ = writeln!(o, "  ! {}: {}", p.key, p.problem);
+        let _ = writeln!(o, "  ! {}: {}", escaped(&p.key), escaped(&p.problem));
     }
     o.push_str(&metrics_summary(&r.logs.metrics));
     let _ = writeln!(o, "Instances:");
@@ -81,13 +117,13 @@ pub fn render(r: &DecisionRecord) -> String {
         let _ = writeln!(
             o,
             "  {}: CPU {} · memory {} · {}{}",
-            i.id,
+            escaped(&i.id),
             pct(i.cpu_percent),
             pct(i.memory_percent),
-            i.lifecycle_state,
+            escaped(&i.lifecycle_state),
             i.note
                 .as_deref()
-                .map(|n| format!(" · {n}"))
+                .map(|n| format!(" · {}", escaped(n)))
                 .unwrap_or_default()
         );
     }
@@ -119,7 +155,7 @@ pub fn render(r: &DecisionRecord) -> String {
     };
     let _ = writeln!(o, "Decision: {verb} {} → {} ({status})", d.from, d.to);
     if !d.explanation.is_empty() {
-        let _ = writeln!(o, "  {}", d.explanation);
+        let _ = writeln!(o, "  {}", escaped(&d.explanation));
     }
     for s in &d.signals {
         let tol = if s.within_tolerance {
@@ -136,7 +172,7 @@ pub fn render(r: &DecisionRecord) -> String {
     if !r.errors.is_empty() {
         let _ = writeln!(o, "Errors:");
         for e in &r.errors {
-            let _ = writeln!(o, "  - {e}");
+            let _ = writeln!(o, "  - {}", escaped(e));
         }
     }
     o
@@ -158,8 +194,85 @@ pub fn render_analysis(analysis: &Analysis, seconds: f64) -> String {
         let _ = writeln!(
             o,
             "  {}: {format}{gz}, {} requests",
-            input.name, input.requests
+            escaped(&input.name),
+            input.requests
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{Fault, InMemoryCloud};
+    use crate::ports::GroupInstance;
+    use crate::{run_cycle, Config, CycleOptions};
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[tokio::test]
+    async fn regression_text_from_outside_cannot_drive_the_terminal() {
+        let now = Utc.with_ymd_and_hms(2024, 12, 8, 12, 0, 0).unwrap();
+        let cloud = InMemoryCloud::new();
+        cloud.put_fleet("web", (1, 4, 1), &[50.0], None, now - Duration::hours(1));
+        // An instance id and lifecycle state as a tampered stand-in could answer them.
+        let mut group = cloud.group("web").unwrap();
+        group.instances.push(GroupInstance {
+            id: "i-\x1b[31mred".into(),
+            lifecycle_state: "Pending\x1b[0m".into(),
+            health_status: "Healthy".into(),
+            weight: None,
+        });
+        cloud.put_group(group);
+        // A key that clears the screen and starts a line of its own; its gzip is corrupt, so
+        // the record names it among the problems.
+        let key = "logs/\x1b[2J\nDecision: SCALE UP 1 → 4 (applied).log.gz";
+        cloud.put_object(
+            "app-logs",
+            key,
+            b"\x1f\x8b\x08\x00not deflate".to_vec(),
+            now - Duration::minutes(2),
+        );
+        cloud.inject(Fault::error(
+            "DescribeScalingActivities",
+            "Throttling\x1b]0;title\x07\r\n",
+        ));
+        let vars = [
+            ("LOGSCALE_BUCKET", "app-logs"),
+            ("LOGSCALE_GROUP", "web"),
+            ("LOGSCALE_PREFIX", "logs/"),
+        ];
+        let cfg = Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let opts = CycleOptions {
+            now,
+            scheduled: None,
+            dry_run: true,
+            save_state: false,
+            deadline: None,
+        };
+        let record = run_cycle(&cfg, &cloud.services(), opts).await;
+        assert_eq!(
+            record.logs.problems[0].key, key,
+            "the record keeps it as is"
+        );
+
+        let out = render(&record);
+        assert!(!out.contains('\x1b'), "{out}");
+        assert!(!out.contains('\x07') && !out.contains('\r'), "{out}");
+        assert!(
+            out.contains(r"logs/\u{1b}[2J\nDecision: SCALE UP 1 → 4 (applied).log.gz"),
+            "{out}"
+        );
+        assert!(out.contains(r"i-\u{1b}[31mred"), "{out}");
+        assert!(out.contains(r"Throttling\u{1b}]0;title\u{7}\r\n"), "{out}");
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("Decision:")).count(),
+            1,
+            "no line of the key's own: {out}"
+        );
+    }
 }

@@ -79,4 +79,4 @@ pub use handler::{handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
 pub use record::DecisionRecord;
 pub use settings::{find as find_setting, Setting, SETTINGS};
-pub use state::State;
+pub use state::{State, MAX_STATE_BYTES};

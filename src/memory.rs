@@ -110,11 +110,15 @@ struct World {
     /// changed it between two reads).
     group_changes: BTreeMap<String, VecDeque<(u32, GroupInfo)>>,
     activity_in_progress: BTreeMap<String, bool>,
+    /// Per group: its scaling policies and scheduled actions, as `other_scalers` names them.
+    other_scalers: BTreeMap<String, Vec<String>>,
     instances: BTreeMap<String, InstanceInfo>,
     loads: BTreeMap<String, InstanceLoad>,
     faults: Vec<Fault>,
     /// Another writer slips in before the next conditional write.
     lose_next_write: bool,
+    /// The next write lands, but its answer is lost and the SDK's retry meets it: 412.
+    echo_next_write: bool,
     calls: Vec<Call>,
     etags: u64,
     /// Queue URL → its messages.
@@ -275,8 +279,10 @@ impl InMemoryCloud {
                     id: id.clone(),
                     lifecycle_state: "InService".into(),
                     health_status: "Healthy".into(),
+                    weight: None,
                 })
                 .collect(),
+            ..GroupInfo::default()
         });
         for (id, cpu) in ids.into_iter().zip(cpus) {
             self.put_instance(
@@ -309,6 +315,15 @@ impl InMemoryCloud {
             .push_back((describes, changed));
     }
 
+    /// Another scaler of the group: a scaling policy or a scheduled action, as named.
+    pub fn add_other_scaler(&self, group: &str, scaler: &str) {
+        self.world()
+            .other_scalers
+            .entry(group.to_string())
+            .or_default()
+            .push(scaler.to_string());
+    }
+
     pub fn set_activity_in_progress(&self, group: &str, busy: bool) {
         self.world()
             .activity_in_progress
@@ -329,6 +344,12 @@ impl InMemoryCloud {
     /// The next conditional write loses its race: another writer changes the object first.
     pub fn lose_next_conditional_write(&self) {
         self.world().lose_next_write = true;
+    }
+
+    /// The next write lands, but its answer is lost: the SDK retries it and S3 answers the retry
+    /// with 412, as the object is no longer at the expected tag (it is at this very write's).
+    pub fn echo_next_conditional_write(&self) {
+        self.world().echo_next_write = true;
     }
 
     /// Every call made so far, in order.
@@ -489,9 +510,21 @@ impl StateStore for InMemoryCloud {
             .buckets
             .get(bucket)
             .ok_or_else(|| no_such_bucket("GetObject", bucket))?;
-        Ok(objects.get(key).map(|o| StoredState {
-            bytes: o.bytes.to_vec(),
-            etag: Some(o.etag.clone()),
+        let Some(object) = objects.get(key) else {
+            return Ok(None);
+        };
+        // As the S3 adapter does: an object over the cap is refused by its length, unread.
+        if let Some(refused) = crate::state::refuse_size(object.bytes.len() as u64) {
+            return Ok(Some(StoredState {
+                bytes: Vec::new(),
+                etag: Some(object.etag.clone()),
+                refused: Some(refused),
+            }));
+        }
+        Ok(Some(StoredState {
+            bytes: object.bytes.to_vec(),
+            etag: Some(object.etag.clone()),
+            refused: None,
         }))
     }
 
@@ -535,6 +568,9 @@ impl StateStore for InMemoryCloud {
                 etag,
             },
         );
+        if std::mem::take(&mut world.echo_next_write) {
+            return Ok(SaveOutcome::Conflict);
+        }
         Ok(SaveOutcome::Saved)
     }
 }
@@ -590,6 +626,16 @@ impl ScalingGroups for InMemoryCloud {
         Ok(())
     }
 
+    async fn other_scalers(&self, group: &str) -> Result<Vec<String>, ServiceError> {
+        self.call("DescribePolicies", group.to_string()).await?;
+        Ok(self
+            .world()
+            .other_scalers
+            .get(group)
+            .cloned()
+            .unwrap_or_default())
+    }
+
     async fn activity_in_progress(&self, group: &str) -> Result<bool, ServiceError> {
         self.call("DescribeScalingActivities", group.to_string())
             .await?;
@@ -603,6 +649,8 @@ impl ScalingGroups for InMemoryCloud {
 }
 
 impl Instances for InMemoryCloud {
+    /// As the EC2 adapter's `instance-id` filter answers: the instances it knows among `ids`;
+    /// an id it does not know (launched a moment ago) is absent, and fails nothing.
     async fn describe(&self, ids: &[String]) -> Result<Vec<InstanceInfo>, ServiceError> {
         self.call("DescribeInstances", ids.join(",")).await?;
         let world = self.world();
@@ -667,5 +715,45 @@ impl Queue for InMemoryCloud {
             .iter()
             .filter(|r| q.in_flight.remove(r.as_str()).is_some())
             .count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ec2_leaves_out_ids_it_does_not_know_as_the_filter_does() {
+        let cloud = InMemoryCloud::new();
+        let launched = Utc::now();
+        cloud.put_fleet("web", (1, 4, 2), &[10.0, 20.0], None, launched);
+        let ids: Vec<String> = ["i-0000", "i-unknown", "i-0001"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let described = Instances::describe(&cloud, &ids).await.unwrap();
+        let found: Vec<&str> = described.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(found, ["i-0000", "i-0001"]);
+        assert!(described.iter().all(|i| i.launch_time == Some(launched)));
+    }
+
+    #[tokio::test]
+    async fn a_state_object_over_the_cap_is_refused_unread() {
+        let cloud = InMemoryCloud::new();
+        let at = Utc::now();
+        let cap = crate::state::MAX_STATE_BYTES as usize;
+        cloud.put_object("b", "state.json", vec![b' '; cap], at);
+        let at_cap = StateStore::load(&cloud, "b", "state.json").await.unwrap();
+        assert_eq!(at_cap.map(|s| s.bytes.len()), Some(cap));
+
+        cloud.put_object("b", "state.json", vec![b' '; cap + 1], at);
+        let refused = StateStore::load(&cloud, "b", "state.json")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(refused.bytes.is_empty(), "unread");
+        assert!(refused.etag.is_some(), "so that a run can overwrite it");
+        let why = refused.refused.unwrap();
+        assert!(why.contains(&(cap + 1).to_string()), "{why}");
     }
 }

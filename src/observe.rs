@@ -5,11 +5,17 @@
 //! per instance, whether it is warming up and whether it counts in the averages. Both the
 //! decision's inputs ([`Fleet::load`], [`Fleet::conditions`]) and the record's instances
 //! ([`Fleet::instance_records`]) are read from that one value, so they cannot disagree.
+//!
+//! An in-service instance whose launch time is unknown (EC2 did not describe it: it was
+//! launched a moment ago and EC2 does not list it yet, or the call failed; or EC2 gave no launch
+//! time) is taken as warming up: it may be seconds old, and a booting instance's load says
+//! nothing about the group's. It is left out of the averages and holds a scale-in, as any
+//! warming instance does.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-
+use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::budget::within;
@@ -26,6 +32,9 @@ pub struct Observation {
     pub ec2: BTreeMap<String, InstanceInfo>,
     pub load: BTreeMap<String, InstanceLoad>,
     pub activity_in_progress: bool,
+    /// DescribeInstances failed as a whole (throttled, denied): no launch time is known, for
+    /// reasons that say nothing about the instances' age.
+    pub ec2_failed: bool,
     /// Each failed call, in the service's words.
     pub errors: Vec<String>,
 }
@@ -41,7 +50,8 @@ pub struct Member {
     pub instance_type: Option<String>,
     pub launch_time: Option<DateTime<Utc>>,
     pub load: InstanceLoad,
-    /// Launched less than the warm-up ago, or not yet in service.
+    /// Launched less than the warm-up ago, not yet in service, or in service with an unknown
+    /// launch time (while a warm-up applies).
     pub warming_up: bool,
     /// In service, warmed up and with CPU datapoints: it counts in the averages.
     pub counted: bool,
@@ -54,7 +64,14 @@ impl Member {
 
     /// Why the instance is left out of the averages, when it is.
     fn note(&self) -> Option<String> {
-        if self.warming_up {
+        if self.warming_up && self.in_service() && self.launch_time.is_none() {
+            Some(if self.ec2_state.is_none() {
+                "launch time unknown (EC2 did not describe it): taken as warming up, left out of the averages".to_string()
+            } else {
+                "launch time unknown (EC2 gave none): taken as warming up, left out of the averages"
+                    .to_string()
+            })
+        } else if self.warming_up {
             Some("warming up: left out of the averages".to_string())
         } else if !self.in_service() {
             Some(format!(
@@ -69,6 +86,45 @@ impl Member {
     }
 }
 
+/// Where the warm-up the members were judged by came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmupSource {
+    /// `LOGSCALE_WARMUP_SECONDS`: the group sets no DefaultInstanceWarmup, or could not be read.
+    #[default]
+    Setting,
+    /// The group's own DefaultInstanceWarmup, which Auto Scaling also uses for its own policies
+    /// and instance refreshes: one warm-up for everything that scales the group.
+    GroupDefaultInstanceWarmup,
+}
+
+/// The warm-up that applied to this cycle's members, and where it came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Warmup {
+    pub seconds: i64,
+    pub source: WarmupSource,
+}
+
+impl Warmup {
+    /// The group's DefaultInstanceWarmup when it sets one, else the configured warm-up.
+    pub fn choose(group_default: Option<u32>, configured: chrono::Duration) -> Warmup {
+        match group_default {
+            Some(seconds) => Warmup {
+                seconds: i64::from(seconds),
+                source: WarmupSource::GroupDefaultInstanceWarmup,
+            },
+            None => Warmup {
+                seconds: configured.num_seconds(),
+                source: WarmupSource::Setting,
+            },
+        }
+    }
+
+    fn duration(self) -> chrono::Duration {
+        chrono::Duration::seconds(self.seconds)
+    }
+}
+
 /// The group as this cycle sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fleet {
@@ -77,6 +133,10 @@ pub struct Fleet {
     pub members: Vec<Member>,
     pub activity_in_progress: bool,
     pub errors: Vec<String>,
+    /// The warm-up the members were judged by (for the record: which one applied).
+    pub warmup: Warmup,
+    /// EC2 could not be asked for launch times: a scale-in waits, as for warming instances.
+    pub ages_unknown: bool,
 }
 
 /// The group's load as the policy reads it.
@@ -93,11 +153,13 @@ pub struct FleetLoad {
 }
 
 impl Fleet {
-    /// Judges each member: instances younger than `warmup` (or still pending) are warming up;
-    /// only in-service, warmed-up instances with CPU datapoints count.
+    /// Judges each member: instances younger than the warm-up (the group's own
+    /// DefaultInstanceWarmup when it sets one, else `configured_warmup`), still pending, or in
+    /// service with an unknown launch time are warming up; only in-service, warmed-up instances
+    /// with CPU datapoints count.
     pub fn from_observation(
         obs: Observation,
-        warmup: chrono::Duration,
+        configured_warmup: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Fleet {
         let Observation {
@@ -105,6 +167,7 @@ impl Fleet {
             ec2,
             mut load,
             activity_in_progress,
+            ec2_failed,
             errors,
         } = obs;
         let Some(group) = group else {
@@ -113,8 +176,12 @@ impl Fleet {
                 members: Vec::new(),
                 activity_in_progress,
                 errors,
+                warmup: Warmup::choose(None, configured_warmup),
+                ages_unknown: false,
             };
         };
+        let warmup = Warmup::choose(group.default_instance_warmup, configured_warmup);
+        let warming_for = warmup.duration();
         let members = group
             .instances
             .into_iter()
@@ -123,8 +190,16 @@ impl Fleet {
                 let load = load.remove(&member.id).unwrap_or_default();
                 let launch_time = ec2.and_then(|i| i.launch_time);
                 let in_service = member.lifecycle_state == "InService";
-                let warming_up = member.lifecycle_state.starts_with("Pending")
-                    || (in_service && launch_time.is_some_and(|t| now - t < warmup));
+                // Without a launch time the instance may be seconds old: only a warm-up of
+                // zero makes its age irrelevant. When DescribeInstances failed as a whole,
+                // though, nothing says any instance is new: they count by their metrics (a hot
+                // group still scales out), and the unknown ages hold a scale-in instead.
+                let young = match launch_time {
+                    Some(t) => now - t < warming_for,
+                    None => !ec2_failed && warming_for > chrono::Duration::zero(),
+                };
+                let warming_up =
+                    member.lifecycle_state.starts_with("Pending") || (in_service && young);
                 Member {
                     counted: in_service && !warming_up && load.cpu_percent.is_some(),
                     ec2_state: ec2.map(|i| i.state.clone()),
@@ -147,6 +222,8 @@ impl Fleet {
             members,
             activity_in_progress,
             errors,
+            warmup,
+            ages_unknown: ec2_failed,
         }
     }
 
@@ -170,7 +247,11 @@ impl Fleet {
     pub fn conditions(&self) -> Conditions {
         Conditions {
             activity_in_progress: self.activity_in_progress,
-            warming_up: self.members.iter().filter(|m| m.warming_up).count() as u32,
+            warming_up: self
+                .members
+                .iter()
+                .filter(|m| m.warming_up || (self.ages_unknown && m.launch_time.is_none()))
+                .count() as u32,
         }
     }
 
@@ -252,7 +333,10 @@ where
     );
     match ec2 {
         Ok(list) => obs.ec2 = list.into_iter().map(|i| (i.id.clone(), i)).collect(),
-        Err(e) => obs.errors.push(e.to_string()),
+        Err(e) => {
+            obs.ec2_failed = true;
+            obs.errors.push(e.to_string());
+        }
     }
     match load {
         Ok(load) => obs.load = load,
@@ -286,6 +370,7 @@ mod tests {
             id: id.to_string(),
             lifecycle_state: lifecycle.to_string(),
             health_status: "Healthy".to_string(),
+            weight: None,
         }
     }
 
@@ -321,6 +406,7 @@ mod tests {
                     member("i-nodata", "InService"),
                     member("i-leaving", "Terminating"),
                 ],
+                ..GroupInfo::default()
             }),
             ec2: ["i-old", "i-nodata", "i-leaving"]
                 .into_iter()
@@ -336,6 +422,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
             activity_in_progress: false,
+            ec2_failed: false,
             errors: vec![],
         };
         let fleet = Fleet::from_observation(obs, Duration::minutes(5), now());
@@ -381,6 +468,147 @@ mod tests {
             "EC2 did not describe the pending one"
         );
         assert_eq!(fleet.capacity.map(|c| c.desired), Some(5));
+    }
+
+    /// A group of two warm instances and `extra`, all in service at 20 % CPU.
+    fn group_with(extra: &[&str], default_instance_warmup: Option<u32>) -> Observation {
+        let ids: Vec<&str> = ["i-a", "i-b"].iter().chain(extra).copied().collect();
+        Observation {
+            group: Some(GroupInfo {
+                name: "web".into(),
+                min: 1,
+                max: 10,
+                desired: ids.len() as u32,
+                instances: ids.iter().map(|id| member(id, "InService")).collect(),
+                default_instance_warmup,
+                ..GroupInfo::default()
+            }),
+            ec2: ["i-a", "i-b"]
+                .into_iter()
+                .map(|id| (id.to_string(), launched(id, 60)))
+                .collect(),
+            load: ids.iter().map(|id| (id.to_string(), cpu(20.0))).collect(),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn regression_an_instance_with_an_unknown_launch_time_is_warming_up() {
+        // i-new: Auto Scaling lists it, EC2 does not describe it yet. i-bare: EC2 describes it
+        // without a launch time. Either may be seconds old, with a booting instance's CPU.
+        let mut obs = group_with(&["i-new", "i-bare"], None);
+        obs.ec2.insert(
+            "i-bare".into(),
+            InstanceInfo {
+                launch_time: None,
+                ..launched("i-bare", 0)
+            },
+        );
+        obs.load.insert("i-new".into(), cpu(100.0));
+        obs.load.insert("i-bare".into(), cpu(100.0));
+        let fleet = Fleet::from_observation(obs.clone(), Duration::minutes(5), now());
+        let load = fleet.load();
+        assert_eq!(load.cpu_percent, Some(20.0), "their 100 % is left out");
+        assert_eq!(load.counted, 2);
+        assert!(load.cpu_complete, "warming instances are not missing data");
+        assert_eq!(
+            fleet.conditions(),
+            Conditions {
+                activity_in_progress: false,
+                warming_up: 2
+            },
+            "they hold a scale-in"
+        );
+        let records = fleet.instance_records(usize::MAX);
+        assert!(records[2..].iter().all(|r| r.warming_up && !r.counted));
+        assert_eq!(
+            records[2].note.as_deref(),
+            Some("launch time unknown (EC2 did not describe it): taken as warming up, left out of the averages")
+        );
+        assert_eq!(
+            records[3].note.as_deref(),
+            Some("launch time unknown (EC2 gave none): taken as warming up, left out of the averages")
+        );
+
+        // With no warm-up at all, age does not matter: they count.
+        let fleet = Fleet::from_observation(obs, Duration::zero(), now());
+        assert_eq!(fleet.load().counted, 4);
+        assert_eq!(fleet.conditions().warming_up, 0);
+    }
+
+    #[test]
+    fn the_groups_default_instance_warmup_wins_over_the_setting() {
+        // i-c was launched 8 minutes ago: warm by the 5-minute setting, warming by the group's 10.
+        let mut obs = group_with(&["i-c"], Some(600));
+        obs.ec2.insert("i-c".into(), launched("i-c", 8));
+        let fleet = Fleet::from_observation(obs.clone(), Duration::minutes(5), now());
+        assert_eq!(
+            fleet.warmup,
+            Warmup {
+                seconds: 600,
+                source: WarmupSource::GroupDefaultInstanceWarmup
+            }
+        );
+        assert_eq!(fleet.conditions().warming_up, 1);
+        assert_eq!(fleet.load().counted, 2);
+
+        // A group warm-up of zero is the group's choice too: everything in service counts.
+        obs.group.as_mut().unwrap().default_instance_warmup = Some(0);
+        let fleet = Fleet::from_observation(obs.clone(), Duration::minutes(30), now());
+        assert_eq!(
+            fleet.warmup.source,
+            WarmupSource::GroupDefaultInstanceWarmup
+        );
+        assert_eq!(fleet.conditions().warming_up, 0);
+        assert_eq!(fleet.load().counted, 3);
+
+        // Without one, the setting applies and says so.
+        obs.group.as_mut().unwrap().default_instance_warmup = None;
+        let fleet = Fleet::from_observation(obs, Duration::minutes(5), now());
+        assert_eq!(
+            fleet.warmup,
+            Warmup {
+                seconds: 300,
+                source: WarmupSource::Setting
+            }
+        );
+        assert_eq!(fleet.conditions().warming_up, 0);
+        assert_eq!(
+            serde_json::to_value(fleet.warmup).unwrap(),
+            serde_json::json!({"seconds": 300, "source": "setting"})
+        );
+    }
+
+    #[tokio::test]
+    async fn regression_an_id_ec2_does_not_know_yet_fails_nothing_and_is_warming_up() {
+        use crate::memory::InMemoryCloud;
+        let cloud = InMemoryCloud::new();
+        cloud.put_fleet(
+            "web",
+            (1, 10, 2),
+            &[30.0, 30.0],
+            None,
+            now() - Duration::hours(1),
+        );
+        // Auto Scaling already lists the instance it just launched; EC2 does not know it yet.
+        let mut group = cloud.group("web").unwrap();
+        group.instances.push(member("i-just-launched", "InService"));
+        group.desired = 3;
+        cloud.put_group(group);
+        let obs = observe(
+            &cloud,
+            &cloud,
+            &cloud,
+            "web",
+            (now() - Duration::minutes(10), now()),
+            None,
+        )
+        .await;
+        assert!(obs.errors.is_empty(), "{:?}", obs.errors);
+        assert_eq!(obs.ec2.len(), 2, "the known ones are described");
+        let fleet = Fleet::from_observation(obs, Duration::minutes(5), now());
+        assert_eq!(fleet.load().counted, 2);
+        assert_eq!(fleet.conditions().warming_up, 1);
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub struct StoredState {
     pub bytes: Vec<u8>,
     /// The ETag to make the next write conditional on.
     pub etag: Option<String>,
+    /// Why the body was not read (an object over `state::MAX_STATE_BYTES`); `bytes` is then
+    /// empty, and the ETag lets this run overwrite it.
+    pub refused: Option<String>,
 }
 
 /// How a conditional write ended.
@@ -160,23 +163,32 @@ pub trait StateStore: Send + Sync {
 }
 
 /// An instance as the Auto Scaling group reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GroupInstance {
     pub id: String,
     /// `InService`, `Pending`, `Terminating`, ...
     pub lifecycle_state: String,
     /// `Healthy` or `Unhealthy`.
     pub health_status: String,
+    /// How many capacity units it counts for (a mixed instances policy's WeightedCapacity);
+    /// `None` when the group gives no weights (each instance is one unit), or one that is not a
+    /// whole number.
+    pub weight: Option<u32>,
 }
 
 /// The group's size limits and members.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GroupInfo {
     pub name: String,
     pub min: u32,
     pub max: u32,
     pub desired: u32,
     pub instances: Vec<GroupInstance>,
+    /// DesiredCapacityType: `units` (or `None`), `vcpu` or `memory-mib`; min, max and desired are
+    /// in that unit.
+    pub capacity_type: Option<String>,
+    /// The group's own DefaultInstanceWarmup, in seconds, when it sets one.
+    pub default_instance_warmup: Option<u32>,
 }
 
 /// The Auto Scaling group API: read the group, set its desired capacity.
@@ -199,6 +211,13 @@ pub trait ScalingGroups: Send + Sync {
         &self,
         group: &str,
     ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
+
+    /// What else sizes the group: its scaling policies and scheduled actions, each as
+    /// `kind name` (`TargetTrackingScaling cpu50`, `scheduled action nightly`).
+    fn other_scalers(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ServiceError>> + Send;
 }
 
 /// What EC2 says of one instance.

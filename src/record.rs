@@ -35,6 +35,9 @@ pub struct DecisionRecord {
     /// Instances beyond [`MAX_INSTANCES`], counted but not listed (absent when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub instances_omitted: usize,
+    /// The warm-up the instances were judged by: `seconds`, and `source` (`setting`, or the
+    /// group's own `group_default_instance_warmup`).
+    pub warmup: crate::observe::Warmup,
     /// Average CPU over in-service instances with datapoints.
     #[serde(serialize_with = "round2")]
     pub cpu_percent: Option<f64>,
@@ -47,6 +50,9 @@ pub struct DecisionRecord {
     pub dry_run: bool,
     pub state: StateRecord,
     pub errors: Vec<String>,
+    /// What may make this decision not last (other scalers of the group); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub duration_ms: u64,
 }
 

@@ -436,7 +436,7 @@ pub const FAILSAFE_RUNS: Setting = Setting {
     parameter: Some("FailsafeRuns"),
     default: Fallback::Value("0"),
     allowed: COUNT,
-    meaning: "step out after this many runs in a row without any signal (`0`: never)",
+    meaning: "one step out on every this-many-th run in a row without any signal (`0`: never); dry runs do not count",
 };
 pub const FAILSAFE_STEP: Setting = Setting {
     variable: "LOGSCALE_FAILSAFE_STEP",
@@ -444,6 +444,13 @@ pub const FAILSAFE_STEP: Setting = Setting {
     default: Fallback::Value("1"),
     allowed: COUNT,
     meaning: "how many instances the fail-safe adds",
+};
+pub const LOG_SIGNALS_NEED_AGREEMENT: Setting = Setting {
+    variable: "LOGSCALE_LOG_SIGNALS_NEED_AGREEMENT",
+    parameter: Some("LogSignalsNeedAgreement"),
+    default: Fallback::Value("true"),
+    allowed: Allowed::Boolean,
+    meaning: "the latency, error rate and slow share add more than one instance in a run only when CPU or memory also asks for more (see [the safety bounds](#safety-bounds))",
 };
 pub const WARMUP_SECONDS: Setting = Setting {
     variable: "LOGSCALE_WARMUP_SECONDS",
@@ -454,7 +461,7 @@ pub const WARMUP_SECONDS: Setting = Setting {
         max: 86_400.0,
         whole: false,
     },
-    meaning: "younger instances stay out of the averages and hold scale-ins",
+    meaning: "younger instances stay out of the averages and hold scale-ins; the group's own DefaultInstanceWarmup, when set, takes its place",
 };
 pub const PAUSED: Setting = Setting {
     variable: "LOGSCALE_PAUSED",
@@ -517,6 +524,7 @@ pub const SETTINGS: &[Setting] = &[
     STABILIZATION_MINUTES,
     FAILSAFE_RUNS,
     FAILSAFE_STEP,
+    LOG_SIGNALS_NEED_AGREEMENT,
     WARMUP_SECONDS,
     PAUSED,
     STATE_KEY,

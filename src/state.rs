@@ -5,11 +5,59 @@
 //! Kept as a small JSON object in S3, written with a conditional put so two overlapping runs
 //! can never both act on stale state. Fields added later default when absent, so an older
 //! state object still reads.
+//!
+//! The object sits in the log bucket, where a writer other than the function may reach it (the
+//! README asks for a bucket policy that keeps its prefix to the function). So what is read is
+//! bounded: an object over [`MAX_STATE_BYTES`] is refused unread (a multi-gigabyte object must
+//! not break every run), and [`State::decode_noting`] keeps at most [`MAX_RECOMMENDATIONS`]
+//! recommendations and [`MAX_COUNTED`] counted marks (the newest), and drops keys no S3 object
+//! can have. It does not judge the values against the group (a recommendation above the
+//! group's max, a no-signal count): that needs the group and the policy, and is the decision's.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const VERSION: u32 = 1;
+
+/// The largest state object a run reads; a larger one is refused before its body is read. It
+/// holds [`MAX_COUNTED`] marks of keys of up to about 150 bytes, plus [`MAX_RECOMMENDATIONS`]
+/// (see the test `the_caps_fit_in_the_byte_cap`): the state of a bucket that receives 3,000
+/// objects a minute with the default 10-minute late span.
+pub const MAX_STATE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The most recommendations kept: a stabilization window of a day (its maximum) at three runs
+/// a minute, more than any schedule makes.
+pub const MAX_RECOMMENDATIONS: usize = 4_320;
+
+/// The most counted marks kept: one per object counted in the late span before the high-water
+/// mark, so 3,000 objects a minute over the default 10-minute late span. Beyond that, the
+/// oldest marks go first: those objects are the nearest to leaving the late span, and one
+/// listed again before it does is counted twice.
+pub const MAX_COUNTED: usize = 30_000;
+
+/// S3's longest key, in bytes: a longer counted key or listing mark was not written by a run.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// An S3 ETag is 34 characters (a quoted MD5), a few more for a multipart upload.
+const MAX_ETAG_BYTES: usize = 64;
+
+/// Why an object of `size` bytes is not read as state, if it is too large.
+pub fn refuse_size(size: u64) -> Option<String> {
+    (size > MAX_STATE_BYTES).then(|| {
+        format!(
+            "the state object is {size} bytes, over the cap of {MAX_STATE_BYTES} bytes ({} MiB); it is not read",
+            MAX_STATE_BYTES / (1024 * 1024)
+        )
+    })
+}
+
+/// Stored state as decoded, with what was dropped from it as untrustworthy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decoded {
+    pub state: State,
+    /// One sentence per kind of entry dropped, for the record's notes.
+    pub dropped: Vec<String>,
+}
 
 /// One run's raw recommendation, before limits and stabilization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +124,21 @@ pub struct State {
 }
 
 impl State {
-    /// Parses stored state. Anything unreadable is an error the caller reports before starting
-    /// fresh, which is safe: an empty window only delays a scale-in.
+    /// Parses stored state, bounded as [`State::decode_noting`] does, without saying what was
+    /// dropped.
     pub fn decode(bytes: &[u8]) -> Result<State, String> {
-        let state: State =
+        State::decode_noting(bytes).map(|d| d.state)
+    }
+
+    /// Parses stored state. Anything unreadable (or over [`MAX_STATE_BYTES`]) is an error the
+    /// caller reports before starting fresh, which is safe: an empty window only delays a
+    /// scale-in. Entries past the caps or with impossible keys are dropped, each kind named in
+    /// `dropped`.
+    pub fn decode_noting(bytes: &[u8]) -> Result<Decoded, String> {
+        if let Some(refused) = refuse_size(bytes.len() as u64) {
+            return Err(refused);
+        }
+        let mut state: State =
             serde_json::from_slice(bytes).map_err(|e| format!("not valid state JSON: {e}"))?;
         if state.version > VERSION {
             return Err(format!(
@@ -87,7 +146,64 @@ impl State {
                 state.version
             ));
         }
-        Ok(state)
+        let dropped = state.sanitize();
+        Ok(Decoded { state, dropped })
+    }
+
+    /// Bounds what a reader cannot check cheaply against anything else: how many entries, and
+    /// keys S3 could not have written. Returns a sentence per kind of entry dropped.
+    fn sanitize(&mut self) -> Vec<String> {
+        let mut dropped = Vec::new();
+
+        self.recommendations.sort_by_key(|r| r.at);
+        self.recommendations.dedup();
+        let excess = self
+            .recommendations
+            .len()
+            .saturating_sub(MAX_RECOMMENDATIONS);
+        if excess > 0 {
+            self.recommendations.drain(..excess);
+            dropped.push(format!(
+                "{excess} oldest recommendation(s) dropped: the state keeps at most {MAX_RECOMMENDATIONS}"
+            ));
+        }
+
+        let before = self.counted.len();
+        self.counted.retain(|c| {
+            c.key.len() <= MAX_KEY_BYTES
+                && c.etag.as_ref().is_none_or(|e| e.len() <= MAX_ETAG_BYTES)
+        });
+        let impossible = before - self.counted.len();
+        if impossible > 0 {
+            dropped.push(format!(
+                "{impossible} counted mark(s) with a key over {MAX_KEY_BYTES} bytes or an ETag over {MAX_ETAG_BYTES} dropped"
+            ));
+        }
+        self.counted.sort();
+        self.counted.dedup();
+        let excess = self.counted.len().saturating_sub(MAX_COUNTED);
+        if excess > 0 {
+            // The newest marks are the ones the next listings still meet.
+            self.counted
+                .sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then(a.cmp(b)));
+            self.counted.truncate(MAX_COUNTED);
+            self.counted.sort();
+            dropped.push(format!(
+                "{excess} oldest counted mark(s) dropped: the state keeps at most {MAX_COUNTED}; an object among them listed again is counted again"
+            ));
+        }
+
+        if self
+            .list_after
+            .as_ref()
+            .is_some_and(|k| k.len() > MAX_KEY_BYTES)
+        {
+            self.list_after = None;
+            dropped.push(format!(
+                "the listing mark was over {MAX_KEY_BYTES} bytes and is dropped: this run lists the prefix from its start"
+            ));
+        }
+        dropped
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -185,6 +301,134 @@ mod tests {
         let old =
             State::decode(br#"{"version":1,"recommendations":[],"no_signal_runs":2}"#).unwrap();
         assert_eq!((old.high_water, old.no_signal_runs), (None, 2));
+    }
+
+    /// A mark as a busy bucket's shipper names its objects (a 150-byte key) with an S3 ETag.
+    fn busy_mark(n: usize, at: DateTime<Utc>) -> Counted {
+        let key = format!("logs/2024/12/08/12/{:0>131}", format!("web-{n}.log.gz"));
+        Counted {
+            key,
+            last_modified: at,
+            etag: Some(format!("\"{n:032x}\"")),
+        }
+    }
+
+    #[test]
+    fn the_caps_fit_in_the_byte_cap() {
+        let t0 = Utc.with_ymd_and_hms(2024, 12, 8, 12, 0, 0).unwrap();
+        let full = State {
+            recommendations: (0..MAX_RECOMMENDATIONS)
+                .map(|n| Recommendation {
+                    at: t0 + Duration::milliseconds(n as i64 * 20_001),
+                    capacity: 1_000_000,
+                })
+                .collect(),
+            counted: (0..MAX_COUNTED)
+                .map(|n| busy_mark(n, t0 + Duration::milliseconds(n as i64 * 17)))
+                .collect(),
+            list_after: Some("k".repeat(MAX_KEY_BYTES)),
+            ..State::default()
+        };
+        let bytes = full.encode();
+        let per_mark = serde_json::to_vec(&full.counted[0]).unwrap().len() + 1;
+        assert_eq!(busy_mark(0, t0).key.len(), 150);
+        assert!(
+            bytes.len() as u64 <= MAX_STATE_BYTES,
+            "a full state is {} bytes, over the cap of {MAX_STATE_BYTES} ({per_mark} bytes a mark)",
+            bytes.len()
+        );
+        let back = State::decode_noting(&bytes).unwrap();
+        assert!(back.dropped.is_empty(), "{:?}", back.dropped);
+        assert_eq!(back.state.counted.len(), MAX_COUNTED);
+        // The figure for 64 KiB: how many such marks it would hold.
+        println!(
+            "{per_mark} bytes a mark; a full state is {} bytes; 64 KiB holds {} marks",
+            bytes.len(),
+            64 * 1024 / per_mark
+        );
+    }
+
+    #[test]
+    fn regression_an_oversized_state_is_refused_naming_its_size_and_the_cap() {
+        let huge = format!(
+            r#"{{"list_after":"{}"}}"#,
+            "a".repeat(MAX_STATE_BYTES as usize)
+        );
+        let err = State::decode(huge.as_bytes()).unwrap_err();
+        assert!(
+            err.contains(&huge.len().to_string()) && err.contains(&MAX_STATE_BYTES.to_string()),
+            "{err}"
+        );
+        assert_eq!(
+            refuse_size(MAX_STATE_BYTES),
+            None,
+            "the cap itself is allowed"
+        );
+        assert!(refuse_size(MAX_STATE_BYTES + 1).is_some());
+    }
+
+    #[test]
+    fn regression_tampered_state_keeps_the_newest_entries_within_the_caps() {
+        let t0 = Utc.with_ymd_and_hms(2024, 12, 8, 12, 0, 0).unwrap();
+        let at = |s: i64| t0 + Duration::seconds(s);
+        let extra = 5;
+        let mut recommendations: Vec<Recommendation> = (0..MAX_RECOMMENDATIONS + extra)
+            .map(|n| Recommendation {
+                at: at(n as i64),
+                capacity: n as u32,
+            })
+            .collect();
+        recommendations.reverse();
+        let mut counted: Vec<Counted> = (0..MAX_COUNTED + extra)
+            .map(|n| busy_mark(n, at(n as i64)))
+            .collect();
+        counted.push(Counted {
+            key: "k".repeat(MAX_KEY_BYTES + 1),
+            last_modified: at(1_000_000),
+            etag: None,
+        });
+        counted.push(Counted {
+            key: "logs/fine.log".into(),
+            last_modified: at(1_000_000),
+            etag: Some("x".repeat(1000)),
+        });
+        let tampered = State {
+            version: VERSION,
+            recommendations,
+            counted,
+            list_after: Some("k".repeat(MAX_KEY_BYTES + 1)),
+            ..State::default()
+        };
+        let bytes = serde_json::to_vec(&tampered).unwrap();
+        let Decoded { state, dropped } = State::decode_noting(&bytes).unwrap();
+
+        assert_eq!(state.recommendations.len(), MAX_RECOMMENDATIONS);
+        assert_eq!(
+            state.recommendations.first().map(|r| r.at),
+            Some(at(extra as i64)),
+            "the oldest go"
+        );
+        assert_eq!(
+            state.recommendations.last().map(|r| r.at),
+            Some(at((MAX_RECOMMENDATIONS + extra - 1) as i64))
+        );
+        assert_eq!(state.counted.len(), MAX_COUNTED);
+        let oldest = state.counted.iter().map(|c| c.last_modified).min();
+        assert_eq!(oldest, Some(at(extra as i64)), "the newest marks stay");
+        assert!(
+            state.counted.windows(2).all(|w| w[0] < w[1]),
+            "in order, once each"
+        );
+        assert_eq!(state.list_after, None);
+        assert_eq!(dropped.len(), 4, "{dropped:?}");
+        assert!(dropped[0].starts_with(&format!("{extra} oldest recommendation(s)")));
+        assert!(dropped[1].starts_with("2 counted mark(s) with a key over 1024 bytes"));
+        assert!(dropped[2].starts_with(&format!("{extra} oldest counted mark(s)")));
+        assert!(dropped[3].starts_with("the listing mark"));
+
+        // Within the caps nothing is dropped or reordered beyond sorting.
+        let fine = State::decode_noting(&State::default().encode()).unwrap();
+        assert!(fine.dropped.is_empty());
     }
 
     #[test]

@@ -214,6 +214,73 @@ async fn autoscaling_describe_set_and_unknown_group() {
 }
 
 #[tokio::test]
+async fn regression_ec2_describe_with_an_id_ec2_does_not_know_yet_fails_nothing() {
+    let group = unique("young");
+    seed(&[
+        "group",
+        &group,
+        "--min",
+        "1",
+        "--max",
+        "5",
+        "--desired",
+        "2",
+    ]);
+    let sdk = sdk_config().await;
+    let groups = AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(&sdk));
+    let info = groups
+        .describe(&group)
+        .await
+        .unwrap()
+        .expect("group exists");
+    let mut ids: Vec<String> = info.instances.iter().map(|i| i.id.clone()).collect();
+    // An instance Auto Scaling has just launched that EC2 does not list yet: well formed, and
+    // unknown. Asked for by InstanceIds, it failed the whole call (InvalidInstanceID.NotFound).
+    ids.insert(1, "i-0123456789abcdef0".to_string());
+
+    let instances = Ec2Instances::new(aws_sdk_ec2::Client::new(&sdk));
+    let described = instances
+        .describe(&ids)
+        .await
+        .expect("an unknown id is left out, not an error");
+    let mut found: Vec<&str> = described.iter().map(|i| i.id.as_str()).collect();
+    found.sort_unstable();
+    let mut known: Vec<&str> = info.instances.iter().map(|i| i.id.as_str()).collect();
+    known.sort_unstable();
+    assert_eq!(found, known);
+    assert!(
+        described.iter().all(|i| i.launch_time.is_some()),
+        "{described:?}"
+    );
+}
+
+#[tokio::test]
+async fn regression_an_oversized_state_object_is_refused_unread() {
+    let bucket = unique("bigstate");
+    seed(&["bucket", &bucket]);
+    let sdk = sdk_config().await;
+    let key = "logscale-state/web.json";
+    let size = logscale::MAX_STATE_BYTES as usize + 1;
+    aws::s3::client(&sdk, true)
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(vec![b' '; size].into())
+        .send()
+        .await
+        .unwrap();
+    let store = S3LogStore::new(aws::s3::client(&sdk, true));
+    let refused = store.load(&bucket, key).await.unwrap().unwrap();
+    assert!(refused.bytes.is_empty(), "the body is not read");
+    assert!(refused.etag.is_some(), "so that a run can overwrite it");
+    let why = refused.refused.unwrap();
+    assert!(
+        why.contains(&size.to_string()) && why.contains(&logscale::MAX_STATE_BYTES.to_string()),
+        "{why}"
+    );
+}
+
+#[tokio::test]
 async fn autoscaling_faults_map_to_codes_and_throttling_is_retried() {
     let group = unique("faulty");
     seed(&[

@@ -51,9 +51,14 @@ impl ScalingGroups for AutoScalingGroups {
                             .map(|s| s.as_str().to_string())
                             .unwrap_or_default(),
                         health_status: i.health_status().unwrap_or_default().to_string(),
+                        weight: i.weighted_capacity().and_then(|w| w.trim().parse().ok()),
                     })
                 })
                 .collect(),
+            capacity_type: g.desired_capacity_type().map(str::to_string),
+            default_instance_warmup: g
+                .default_instance_warmup()
+                .and_then(|w| u32::try_from(w).ok()),
         }))
     }
 
@@ -79,6 +84,43 @@ impl ScalingGroups for AutoScalingGroups {
             .await
             .map_err(|e| service_error("SetDesiredCapacity", e))?;
         Ok(())
+    }
+
+    async fn other_scalers(&self, group: &str) -> Result<Vec<String>, ServiceError> {
+        let policies = self
+            .client
+            .describe_policies()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(|e| service_error("DescribePolicies", e))?;
+        let actions = self
+            .client
+            .describe_scheduled_actions()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(|e| service_error("DescribeScheduledActions", e))?;
+        let mut found: Vec<String> = policies
+            .scaling_policies()
+            .iter()
+            // A disabled policy does not scale.
+            .filter(|p| p.enabled() != Some(false))
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p.policy_type().unwrap_or("policy"),
+                    p.policy_name().unwrap_or("?")
+                )
+            })
+            .collect();
+        found.extend(actions.scheduled_update_group_actions().iter().map(|a| {
+            format!(
+                "scheduled action {}",
+                a.scheduled_action_name().unwrap_or("?")
+            )
+        }));
+        Ok(found)
     }
 
     async fn activity_in_progress(&self, group: &str) -> Result<bool, ServiceError> {

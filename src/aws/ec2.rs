@@ -1,12 +1,19 @@
 //! [`Instances`] over EC2 DescribeInstances, for the instances the group names.
+//!
+//! The ids go in an `instance-id` filter, not in `InstanceIds`: with `InstanceIds`, one id EC2
+//! does not know yet (an instance launched a moment ago, which Auto Scaling already lists; EC2's
+//! API is eventually consistent) fails the whole call with `InvalidInstanceID.NotFound`, and then
+//! no instance's launch time is known. A filter simply leaves such an id out of the answer.
 
+use aws_sdk_ec2::types::Filter;
 use aws_sdk_ec2::Client;
 
 use super::{service_error, to_chrono};
 use crate::ports::{InstanceInfo, Instances, ServiceError};
 
-/// DescribeInstances takes at most this many ids per call.
-const IDS_PER_CALL: usize = 1000;
+/// EC2 takes up to 200 values per filter in one request (the EC2 User Guide's filtering
+/// considerations).
+const IDS_PER_CALL: usize = 200;
 
 pub struct Ec2Instances {
     client: Client,
@@ -19,13 +26,18 @@ impl Ec2Instances {
 }
 
 impl Instances for Ec2Instances {
+    /// The instances EC2 knows among `ids`; an id it does not know is absent from the answer.
     async fn describe(&self, ids: &[String]) -> Result<Vec<InstanceInfo>, ServiceError> {
         let mut found = Vec::new();
         for batch in ids.chunks(IDS_PER_CALL) {
+            let by_id = Filter::builder()
+                .name("instance-id")
+                .set_values(Some(batch.to_vec()))
+                .build();
             let mut pages = self
                 .client
                 .describe_instances()
-                .set_instance_ids(Some(batch.to_vec()))
+                .filters(by_id)
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {

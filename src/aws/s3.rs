@@ -6,6 +6,7 @@ use super::{service_error, to_chrono};
 use crate::ports::{
     LogStore, ObjectBody, ObjectInfo, Page, SaveOutcome, ServiceError, StateStore, StoredState,
 };
+use crate::state;
 
 #[derive(Clone)]
 pub struct S3LogStore {
@@ -130,15 +131,42 @@ impl StateStore for S3LogStore {
             Err(e) if e.is("NoSuchKey") => return Ok(None),
             Err(e) => return Err(e),
         };
+        // Refused before the body is read: a huge object (tampered with, or grown wrong)
+        // must not take every run's memory and time.
+        let declared = out.content_length().map_or(0, |n| n.max(0) as u64);
         let etag = out.e_tag().map(str::to_string);
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| ServiceError::new("GetObject", None, e.to_string()))?
-            .into_bytes()
-            .to_vec();
-        Ok(Some(StoredState { bytes, etag }))
+        if let Some(refused) = state::refuse_size(declared) {
+            return Ok(Some(StoredState {
+                bytes: Vec::new(),
+                etag,
+                refused: Some(refused),
+            }));
+        }
+        // Without a declared length, the read stops at the cap all the same.
+        let mut body = out.body;
+        let mut bytes = Vec::with_capacity(declared as usize);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                ServiceError::new(
+                    "GetObject",
+                    None,
+                    super::DisplayErrorContext(&e).to_string(),
+                )
+            })?;
+            bytes.extend_from_slice(&chunk);
+            if let Some(refused) = state::refuse_size(bytes.len() as u64) {
+                return Ok(Some(StoredState {
+                    bytes: Vec::new(),
+                    etag,
+                    refused: Some(refused),
+                }));
+            }
+        }
+        Ok(Some(StoredState {
+            bytes,
+            etag,
+            refused: None,
+        }))
     }
 
     async fn save(

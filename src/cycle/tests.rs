@@ -11,7 +11,7 @@ use crate::decide::Action;
 use crate::fetch::LogCondition;
 use crate::memory::{Fault, InMemoryCloud};
 use crate::parse::Format;
-use crate::ports::{InstanceInfo, InstanceLoad};
+use crate::ports::{GroupInfo, InstanceInfo, InstanceLoad};
 use crate::sample_logs::{generate, LogGenSpec};
 
 const BUCKET: &str = "app-logs";
@@ -411,6 +411,19 @@ async fn instances_ec2_does_not_describe_still_count_by_their_metrics() {
 }
 
 #[tokio::test]
+async fn without_launch_times_a_scale_in_waits() {
+    let cloud = world(1, 10, 4, &[10.0; 4]);
+    cloud.inject(Fault::error("DescribeInstances", "RequestLimitExceeded"));
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.to, 4, "{:?}", record.decision.reasons);
+    assert!(
+        rules(&record).contains(&"scale_in_waits".to_string()),
+        "{:?}",
+        rules(&record)
+    );
+}
+
+#[tokio::test]
 async fn missing_metrics_never_scale_in() {
     let cloud = world(1, 10, 4, &[20.0; 4]);
     cloud.inject(Fault::error("GetMetricData", "Throttling"));
@@ -508,15 +521,60 @@ async fn a_state_that_cannot_be_read_starts_fresh_and_still_acts() {
     let note = record.state.note.as_deref().unwrap_or_default();
     assert!(note.contains("could not read the state"), "{note}");
     assert!(note.contains("SlowDown"), "{note}");
-    assert!(
-        record.state.saved,
-        "no state existed, so the first write wins"
+    // Whether it exists is unknown: it is not written, and the scale-out still goes.
+    assert!(!record.state.saved);
+    assert!(cloud.calls_to("PutObject").is_empty());
+    assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
+}
+
+/// Regression: a transient error reading an existing state made the save a create-only write,
+/// which met the object with 412 and held as if another run had written it: the needed
+/// scale-out was dropped.
+#[tokio::test]
+async fn a_failed_state_read_takes_the_unsaved_path_not_a_false_conflict() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[]);
+    run_at(&cloud, &cfg, false, now() - chrono::Duration::minutes(5)).await;
+    assert!(cloud.object(BUCKET, STATE_KEY).is_some());
+    cloud.put_group(GroupInfo {
+        desired: 2,
+        ..cloud.group(GROUP).unwrap()
+    });
+    cloud.inject(
+        Fault::error("GetObject", "InternalError")
+            .on(STATE_KEY)
+            .times(1),
     );
+    let record = run(&cloud, &cfg, false).await;
+    assert!(
+        !rules(&record).contains(&"state_conflict".to_string()),
+        "{:?}",
+        rules(&record)
+    );
+    assert_eq!(record.decision.to, 3);
+    assert!(record.applied);
+    assert!(!record.state.saved);
+    assert!(
+        record.errors.iter().any(|e| e.contains("not written")),
+        "{:?}",
+        record.errors
+    );
+}
+
+/// Regression: when the answer to the state's PUT was lost and the SDK's retry met the write it
+/// had just made (412), the run held as if another run had written first.
+#[tokio::test]
+async fn a_retry_that_meets_its_own_write_is_not_a_conflict() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.echo_next_conditional_write();
+    let record = run(&cloud, &config(&[]), false).await;
+    assert!(record.state.saved, "{:?}", record.state);
+    assert_eq!(record.decision.to, 3);
     assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
 }
 
 #[tokio::test]
-async fn a_group_shrunk_between_two_reads_makes_the_change_fail_and_hold() {
+async fn a_group_shrunk_between_two_reads_holds_before_acting() {
     let cloud = world(1, 10, 2, &[90.0, 90.0]);
     let mut shrunk = cloud.group(GROUP).unwrap();
     shrunk.max = 2;
@@ -531,10 +589,31 @@ async fn a_group_shrunk_between_two_reads_makes_the_change_fail_and_hold() {
         (record.decision.action(), record.decision.to),
         (Action::Hold, 2)
     );
-    assert_eq!(rules(&record).last().unwrap(), "set_capacity_failed");
+    assert_eq!(rules(&record).last().unwrap(), "group_changed");
     assert!(!record.applied);
-    assert!(record.errors.iter().any(|e| e.contains("ValidationError")));
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
     assert_eq!(cloud.group(GROUP).unwrap().desired, 2);
+}
+
+/// Regression: a scheduled action raised the group to 6 while the cycle was deciding on the
+/// read of 2; the cycle then set 3, undoing it.
+#[tokio::test]
+async fn a_scheduled_action_between_the_read_and_the_change_is_not_overwritten() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let raised = GroupInfo {
+        desired: 6,
+        ..cloud.group(GROUP).unwrap()
+    };
+    cloud.change_group_after(0, raised);
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(rules(&record).last().unwrap(), "group_changed");
+    assert!(
+        record.decision.explanation.contains("desired 2 -> 6"),
+        "{}",
+        record.decision.explanation
+    );
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+    assert_eq!(cloud.group(GROUP).unwrap().desired, 6);
 }
 
 #[tokio::test]
@@ -950,4 +1029,185 @@ async fn a_sorted_listing_cut_by_the_deadline_resumes_where_it_stopped() {
     let requests: Vec<u64> = records.iter().map(|r| r.logs.metrics.requests).collect();
     assert_eq!(requests, [0, 0, 50, 0], "{calls:?}");
     assert!(calls[3] <= 2, "caught up: {calls:?}");
+}
+
+/// Regression: runs of a deployment in dry run counted toward the fail-safe, so switching it to
+/// live with a blind spell behind it stepped out at once.
+#[tokio::test]
+async fn dry_runs_do_not_count_toward_the_fail_safe() {
+    let cloud = InMemoryCloud::new();
+    cloud.create_bucket(BUCKET);
+    cloud.put_fleet(
+        GROUP,
+        (1, 10, 2),
+        &[50.0, 50.0],
+        None,
+        now() - chrono::Duration::hours(2),
+    );
+    cloud.inject(Fault::error("GetMetricData", "InternalError"));
+    let silent = |dry: &str| config(&[("LOGSCALE_FAILSAFE_RUNS", "2"), ("LOGSCALE_DRY_RUN", dry)]);
+    for k in 0..3 {
+        let record = run_at(
+            &cloud,
+            &silent("true"),
+            true,
+            now() + chrono::Duration::minutes(5 * k),
+        )
+        .await;
+        assert!(record.state.saved);
+    }
+    let saved = State::decode(&cloud.object(BUCKET, STATE_KEY).unwrap()).unwrap();
+    assert_eq!(
+        saved.no_signal_runs, 0,
+        "dry runs are not the deployment's silence"
+    );
+    // Live, the count starts from zero: the first silent run does not step out.
+    let live = run_at(
+        &cloud,
+        &silent("false"),
+        false,
+        now() + chrono::Duration::minutes(15),
+    )
+    .await;
+    assert_eq!(live.decision.to, 2, "{:?}", live.decision.reasons);
+    let saved = State::decode(&cloud.object(BUCKET, STATE_KEY).unwrap()).unwrap();
+    assert_eq!(saved.no_signal_runs, 1);
+}
+
+#[tokio::test]
+async fn other_scalers_of_the_group_are_named_in_the_record() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let quiet = run(&cloud, &config(&[]), false).await;
+    assert!(quiet.warnings.is_empty());
+    let json = serde_json::to_value(&quiet).unwrap();
+    assert!(json.get("warnings").is_none(), "absent when none");
+
+    cloud.add_other_scaler(GROUP, "TargetTrackingScaling cpu50");
+    cloud.add_other_scaler(GROUP, "scheduled action nightly");
+    let record = run_at(
+        &cloud,
+        &config(&[]),
+        false,
+        now() + chrono::Duration::minutes(5),
+    )
+    .await;
+    assert_eq!(record.warnings.len(), 1, "{:?}", record.warnings);
+    assert!(record.warnings[0].contains("TargetTrackingScaling cpu50, scheduled action nightly"));
+    cloud.inject(Fault::error("DescribePolicies", "AccessDenied"));
+    let denied = run_at(
+        &cloud,
+        &config(&[]),
+        false,
+        now() + chrono::Duration::minutes(10),
+    )
+    .await;
+    assert!(
+        denied.warnings[0].contains("could not check"),
+        "{:?}",
+        denied.warnings
+    );
+}
+
+/// Regression: with 4 instances of weight 4 (desired 16 units) at 80 % CPU, the proposal of 5
+/// instances was read as 5 units and only the guard rail's +1 survived: 16 -> 17, a quarter of
+/// an instance per run, with a normal-looking record.
+#[tokio::test]
+async fn a_weighted_or_vcpu_group_is_named_and_never_changed() {
+    let cloud = world(1, 64, 4, &[80.0; 4]);
+    let mut group = cloud.group(GROUP).unwrap();
+    group.desired = 16;
+    for i in &mut group.instances {
+        i.weight = Some(4);
+    }
+    cloud.put_group(group.clone());
+    let record = run(&cloud, &config(&[]), false).await;
+    assert_eq!(record.decision.to, 16, "{:?}", record.decision.reasons);
+    assert_eq!(rules(&record).last().unwrap(), "unsupported_capacity");
+    assert!(record
+        .decision
+        .reasons
+        .last()
+        .unwrap()
+        .detail
+        .contains("weights (4)"));
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+
+    for i in &mut group.instances {
+        i.weight = None;
+    }
+    group.capacity_type = Some("vcpu".into());
+    cloud.put_group(group.clone());
+    let record = run_at(
+        &cloud,
+        &config(&[]),
+        false,
+        now() + chrono::Duration::minutes(5),
+    )
+    .await;
+    assert!(record
+        .decision
+        .reasons
+        .last()
+        .unwrap()
+        .detail
+        .contains("in vcpu"));
+    assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
+
+    // Weights of one, and `units`, are instance counts: sized as usual.
+    for i in &mut group.instances {
+        i.weight = Some(1);
+    }
+    group.capacity_type = Some("units".into());
+    group.desired = 4;
+    cloud.put_group(group);
+    let record = run_at(
+        &cloud,
+        &config(&[]),
+        false,
+        now() + chrono::Duration::minutes(10),
+    )
+    .await;
+    assert!(record.applied, "{:?}", record.decision.reasons);
+}
+
+/// Regression: rate limits held per invocation, so invoking the function again a minute after
+/// a scale-out added another step.
+#[tokio::test]
+async fn extra_invocations_cannot_multiply_a_scale_out() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let cfg = config(&[]);
+    let first = run(&cloud, &cfg, false).await;
+    assert_eq!((first.decision.from, first.decision.to), (2, 3));
+    // Still hot a minute later: the manual invoke holds.
+    let again = run_at(&cloud, &cfg, false, now() + chrono::Duration::minutes(1)).await;
+    assert_eq!(again.decision.to, 3, "{:?}", again.decision.reasons);
+    assert_eq!(rules(&again).last().unwrap(), "limit_up");
+    assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
+    // The next scheduled run may step again.
+    let next = run_at(&cloud, &cfg, false, now() + chrono::Duration::minutes(5)).await;
+    assert!(next.decision.to > 3, "{:?}", next.decision.reasons);
+}
+
+/// Regression: a state object too large to read was an error without its ETag, so no run could
+/// replace it: every run after it held its scale-ins as "state unsaved".
+#[tokio::test]
+async fn an_oversized_state_is_replaced_by_the_next_run() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    let too_large = vec![b' '; crate::state::MAX_STATE_BYTES as usize + 1];
+    cloud.put_object(
+        BUCKET,
+        STATE_KEY,
+        too_large,
+        now() - chrono::Duration::hours(1),
+    );
+    let record = run(&cloud, &config(&[]), false).await;
+    let note = record.state.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("refused") && note.contains("replaces it"),
+        "{note}"
+    );
+    assert!(record.state.saved, "{:?}", record.state);
+    assert!(record.applied);
+    let stored = cloud.object(BUCKET, STATE_KEY).unwrap();
+    assert!(State::decode(&stored).is_ok() && stored.len() < 4096);
 }

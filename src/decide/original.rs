@@ -20,8 +20,9 @@ pub fn decide(
 ) -> (Decision, State) {
     let mut state = state.clone();
     let no_signal = signals.cpu_percent.is_none() && signals.error_rate.is_none();
+    // Read back from the bucket, so it may be anything: counting on saturates.
     state.no_signal_runs = if no_signal {
-        state.no_signal_runs + 1
+        state.no_signal_runs.saturating_add(1)
     } else {
         0
     };
@@ -343,5 +344,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 9, point 5: the silent-run count is read back from the bucket and may be
+    /// anything; counting on from `u32::MAX` saturates instead of overflowing.
+    #[test]
+    fn a_tampered_silent_count_saturates() {
+        let st = State {
+            no_signal_runs: u32::MAX,
+            ..State::default()
+        };
+        let now = chrono::DateTime::from_timestamp(1_733_616_000, 0).unwrap();
+        let (d, next) = decide(
+            &Policy::default(),
+            &Signals::default(),
+            cap(1, 5, 2),
+            Conditions::default(),
+            &st,
+            now,
+        );
+        assert_eq!((d.to, next.no_signal_runs), (2, u32::MAX));
     }
 }

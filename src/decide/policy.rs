@@ -38,9 +38,14 @@ pub struct Policy {
     pub max_down_step: u32,
     /// A scale-in goes only to the highest recommendation seen over this window.
     pub stabilization: Duration,
-    /// After this many runs in a row with no signal at all, step out (0: never).
+    /// After this many runs in a row with no signal at all, step out, and again after every
+    /// this many more (0: never).
     pub failsafe_runs: u32,
     pub failsafe_step: u32,
+    /// The log signals (latency, error rate, slow share) may add more than one instance in a
+    /// run only when CPU or memory also asks for more: whoever can write under the log prefix
+    /// can then add at most one instance a run on their own.
+    pub log_signals_need_agreement: bool,
     /// Instances younger than this are left out of the averages and hold scale-ins.
     pub warmup: Duration,
     /// Decide and record, but hold.
@@ -65,6 +70,7 @@ impl Default for Policy {
             stabilization: Duration::from_secs(15 * 60),
             failsafe_runs: 0,
             failsafe_step: 1,
+            log_signals_need_agreement: true,
             warmup: Duration::from_secs(300),
             paused: false,
         }

@@ -11,17 +11,28 @@
 //!    the tolerance of 1 proposes no change. While instances warm up, the log signals (measured
 //!    before those instances served) do not ask for more (`wait_for_warm_up`); CPU and memory,
 //!    measured on warmed-up instances, still may.
-//! 2. `largest_or_fail_safe`: the largest proposal wins. No signal at all holds; after
-//!    `failsafe_runs` such runs in a row, an optional step out. Then `guard_rail`: the
-//!    original thresholds stay as guard rails: over one of them, at least one more.
-//! 3. `never_in_on_missing_data`: with the window's logs incomplete, no CPU data, or
-//!    instances without datapoints, a proposal below the current capacity becomes "stay".
+//!
+//!    The signals come from logs anyone who may write under the prefix can forge, and the state
+//!    from an object in the same bucket, so before and around the proposals: values no service
+//!    could produce are left out (`without_implausible_values`) and count as missing data; no
+//!    proposal goes beyond [`PROPOSAL_BOUND_FACTOR`] times the current capacity
+//!    (`bound_proposals`); and with `log_signals_need_agreement` the log signals alone add at
+//!    most one instance (`log_signals_need_agreement`).
+//! 2. `largest_or_fail_safe`: the largest proposal wins. No signal at all holds; every
+//!    `failsafe_runs`-th such run in a row (`silent_runs` counts them), an optional step out.
+//!    Then `guard_rail`: the original thresholds stay as guard rails: over one of them, at
+//!    least one more.
+//! 3. `never_in_on_missing_data`: with a value left out, the window's logs incomplete, no CPU
+//!    data, or instances without datapoints, a proposal below the current capacity becomes
+//!    "stay".
 //! 4. Down slow: `stabilize` takes a scale-in only to the highest recommendation of the
-//!    stabilization window, and `scale_in_waits` while instances warm up or a scaling
-//!    activity runs.
+//!    stabilization window (each remembered one first brought within the group's limits), and
+//!    `scale_in_waits` while instances warm up or a scaling activity runs.
 //! 5. `rate_limit` per run (up: the larger of +`max_up_percent` % and +`max_up_step`; down:
 //!    the larger of −`max_down_percent` % and −`max_down_step`), then `clamp_to_group`: the
 //!    group's [min, max].
+//!
+//! Numbers read back from the state may be anything: arithmetic on them saturates.
 
 use std::time::Duration;
 
@@ -32,6 +43,10 @@ use super::{
     Thresholds,
 };
 use crate::state::State;
+
+/// No signal proposes more than this many times the current capacity (or the most the rate
+/// limit lets one run reach, when that is more).
+pub const PROPOSAL_BOUND_FACTOR: u32 = 10;
 
 /// The `default` policy: its steps in order, each adding its reason to the decision's.
 pub fn decide(
@@ -45,22 +60,29 @@ pub fn decide(
     let mut reasons = Vec::new();
     let current = start_within_limits(c).record(&mut reasons);
 
+    let (sane, ignored) = without_implausible_values(s);
+    reasons.extend(ignored_reason(&ignored));
+    let ignored: Vec<Signal> = ignored.iter().map(|(signal, ..)| *signal).collect();
+    let s = &sane;
     let mut signals = proposals(policy, s, current);
+    reasons.extend(bound_proposals(policy, &mut signals, current));
     reasons.extend(wait_for_warm_up(&mut signals, current, cond.warming_up));
-    let no_signal_runs = if signals.is_empty() {
-        state.no_signal_runs + 1
-    } else {
-        0
-    };
+    reasons.extend(log_signals_need_agreement(policy, &mut signals, current));
+    let no_signal_runs = silent_runs(policy, state.no_signal_runs, signals.is_empty());
     let raw = largest_or_fail_safe(policy, &signals, current, no_signal_runs).record(&mut reasons);
     let raw = guard_rail(&policy.thresholds, s, raw, current, cond.warming_up).record(&mut reasons);
-    let raw = never_in_on_missing_data(s, raw, current).record(&mut reasons);
+    let raw = never_in_on_missing_data(s, &ignored, raw, current).record(&mut reasons);
 
     // The window remembers the recommendation before stabilization and limits, as the HPA's.
+    // What an earlier run remembered is read back from an object others may write to: each is
+    // brought within the group's limits before it counts (a tampered `u32::MAX` is the max).
     let mut state = State {
         no_signal_runs,
         ..state.clone()
     };
+    for remembered in &mut state.recommendations {
+        remembered.capacity = c.clamp(remembered.capacity);
+    }
     let window = chrono::Duration::from_std(policy.stabilization).unwrap_or_default();
     state.remember(now, raw, window);
     let to =
@@ -127,6 +149,181 @@ fn start_within_limits(c: Capacity) -> Step {
             c.desired, c.min, c.max
         ),
     )
+}
+
+/// The longest latency taken as real: a day, in milliseconds. A request that took longer is a
+/// broken or forged log line, not a slow service.
+pub const MAX_PLAUSIBLE_LATENCY_MS: f64 = 86_400_000.0;
+
+/// Averages of values up to 100 % may come out a rounding error over it.
+const PERCENT_ROUNDING: f64 = 1e-6;
+
+/// Why `value` cannot be a real reading of `signal`, if it cannot.
+fn implausible(signal: Signal, value: f64) -> Option<&'static str> {
+    if value.is_nan() {
+        Some("not a number")
+    } else if value.is_infinite() {
+        Some("infinite")
+    } else if value < 0.0 {
+        Some("negative")
+    } else if signal == Signal::Latency && value > MAX_PLAUSIBLE_LATENCY_MS {
+        Some("over a day")
+    } else if signal != Signal::Latency && value > 100.0 + PERCENT_ROUNDING {
+        Some("over 100%")
+    } else {
+        None
+    }
+}
+
+/// Step 1, first: the signals with every value that cannot be real left out, and what was left
+/// out (signal, value, why). The log signals come from objects that whoever may write under the
+/// prefix can forge, and CPU and memory from a service; neither is trusted with a value no
+/// instance or request could produce.
+fn without_implausible_values(s: &Signals) -> (Signals, Vec<(Signal, f64, &'static str)>) {
+    let mut sane = s.clone();
+    let mut ignored = Vec::new();
+    for signal in Signal::ALL {
+        let slot = match signal {
+            Signal::Cpu => &mut sane.cpu_percent,
+            Signal::Memory => &mut sane.memory_percent,
+            Signal::Latency => &mut sane.latency_ms,
+            Signal::ErrorRate => &mut sane.error_rate,
+            Signal::SlowRate => &mut sane.slow_rate,
+        };
+        if let Some(value) = *slot {
+            if let Some(why) = implausible(signal, value) {
+                ignored.push((signal, value, why));
+                *slot = None;
+            }
+        }
+    }
+    (sane, ignored)
+}
+
+/// The record's word on the values left out, counted and each named with its value.
+fn ignored_reason(ignored: &[(Signal, f64, &'static str)]) -> Option<Reason> {
+    if ignored.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = ignored
+        .iter()
+        .map(|(signal, value, why)| format!("{signal} {} ({why})", shown(*signal, *value)))
+        .collect();
+    Some(Reason::new(
+        Rule::IgnoredSignal,
+        format!(
+            "ignored {} implausible value(s): {}",
+            ignored.len(),
+            named.join(", ")
+        ),
+    ))
+}
+
+/// `value` for people, however large or broken: `1e300 ms`, `NaN`, `-3.0%`.
+fn shown(signal: Signal, value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value.abs() < 1e9 {
+        return signal.show(value);
+    }
+    let unit = if signal == Signal::Latency {
+        " ms"
+    } else {
+        "%"
+    };
+    format!("{value:e}{unit}")
+}
+
+/// How many instances one run may add to `current` (the rate limit's step up).
+fn most_added(policy: &Policy, current: u32) -> u32 {
+    // `as` saturates: a huge percentage of a huge group is `u32::MAX`, never a wrap.
+    ((f64::from(current) * policy.max_up_percent / 100.0).ceil() as u32).max(policy.max_up_step)
+}
+
+/// The most any signal may propose from `current`: [`PROPOSAL_BOUND_FACTOR`] times it, or the
+/// most the rate limit lets one run reach when that is more (so the rate limit, not this
+/// bound, is what a legitimate large proposal meets).
+fn proposal_bound(policy: &Policy, current: u32) -> u32 {
+    current
+        .saturating_mul(PROPOSAL_BOUND_FACTOR)
+        .max(current.saturating_add(most_added(policy, current)))
+}
+
+/// Step 1: no proposal beyond [`proposal_bound`]. Far beyond it a value is more likely forged
+/// than real, and the recommendation is remembered for the stabilization window and shown in
+/// the record: it stays a sane number.
+fn bound_proposals(
+    policy: &Policy,
+    proposals: &mut [SignalReport],
+    current: u32,
+) -> Option<Reason> {
+    let bound = proposal_bound(policy, current);
+    let mut cut = Vec::new();
+    for report in proposals.iter_mut().filter(|r| r.proposal > bound) {
+        cut.push(format!("{} asked for {}", report.signal, report.proposal));
+        report.proposal = bound;
+    }
+    (!cut.is_empty()).then(|| {
+        Reason::new(
+            Rule::ProposalBound,
+            format!(
+                "no signal proposes more than {bound} from {current} ({PROPOSAL_BOUND_FACTOR} \
+                 times, or what the rate limit allows a run); cut {} to it ({})",
+                cut.len(),
+                cut.join(", ")
+            ),
+        )
+    })
+}
+
+/// Step 1, with `log_signals_need_agreement`: the log signals (which anyone who can write
+/// under the prefix can forge) add at most one instance unless CPU or memory, measured on the
+/// instances, also asks for more.
+fn log_signals_need_agreement(
+    policy: &Policy,
+    proposals: &mut [SignalReport],
+    current: u32,
+) -> Option<Reason> {
+    let measured_agree = proposals
+        .iter()
+        .any(|r| !r.signal.is_from_logs() && r.proposal > current);
+    if !policy.log_signals_need_agreement || measured_agree {
+        return None;
+    }
+    let one_more = current.saturating_add(1);
+    let mut cut = Vec::new();
+    for report in proposals
+        .iter_mut()
+        .filter(|r| r.signal.is_from_logs() && r.proposal > one_more)
+    {
+        cut.push(format!("{} asks for {}", report.signal, report.proposal));
+        report.proposal = one_more;
+    }
+    (!cut.is_empty()).then(|| {
+        Reason::new(
+            Rule::LogSignalsAlone,
+            format!(
+                "neither CPU nor memory asks for more, so the log signals add one instance ({})",
+                cut.join(", ")
+            ),
+        )
+    })
+}
+
+/// Step 2, counting: this run's place among the silent runs. A signal resets it to 0; a
+/// silent run counts one more, and after the fail-safe's N-th (its step) counting starts
+/// again at 1, so it steps once every N silent runs. A stored count above N is one no run
+/// writes (the state sits in a bucket others may write to): counting restarts rather than
+/// stepping at once. Without the fail-safe it just counts, saturating.
+fn silent_runs(policy: &Policy, stored: u32, silent: bool) -> u32 {
+    if !silent {
+        0
+    } else if policy.failsafe_runs > 0 && stored >= policy.failsafe_runs {
+        1
+    } else {
+        stored.saturating_add(1)
+    }
 }
 
 /// Step 1: what each signal that has a value and a target proposes, in [`Signal::ALL`]'s
@@ -221,8 +418,8 @@ fn wait_for_warm_up(
 }
 
 /// Step 2: the largest proposal wins (of equals, the last listed). Without any signal, hold,
-/// or after `failsafe_runs` silent runs in a row (`no_signal_runs` counts this one), step out
-/// by `failsafe_step` as a precaution.
+/// or on every `failsafe_runs`-th silent run in a row (`no_signal_runs`, from [`silent_runs`],
+/// counts this one), step out by `failsafe_step` as a precaution.
 fn largest_or_fail_safe(
     policy: &Policy,
     proposals: &[SignalReport],
@@ -242,20 +439,27 @@ fn largest_or_fail_safe(
             ),
         );
     }
-    if policy.failsafe_runs > 0 && no_signal_runs >= policy.failsafe_runs {
+    let n = policy.failsafe_runs;
+    if n > 0 && no_signal_runs == n {
         return Step::by(
             Rule::FailSafe,
             current.saturating_add(policy.failsafe_step),
             format!(
-                "no signal for {no_signal_runs} runs in a row; stepping out by {} as a precaution",
+                "no signal for {n} runs in a row; stepping out by {} as a precaution (once \
+                 every {n} silent runs)",
                 policy.failsafe_step
             ),
         );
     }
+    let count = if n > 0 {
+        format!("silent run {no_signal_runs} of {n} before the fail-safe steps out")
+    } else {
+        format!("{no_signal_runs} run(s) in a row")
+    };
     Step::by(
         Rule::NoData,
         current,
-        format!("no CPU datapoints and no requests in the logs ({no_signal_runs} run(s) in a row)"),
+        format!("no CPU datapoints and no requests in the logs ({count})"),
     )
 }
 
@@ -278,18 +482,24 @@ fn guard_rail(th: &Thresholds, s: &Signals, raw: u32, current: u32, warming_up: 
             .map(|v| format!("{name} {v:.1}% is over the guard rail of {mark}%"))
     });
     match crossed {
-        Some(detail) => Step::by(Rule::GuardRail, current + 1, detail),
+        Some(detail) => Step::by(Rule::GuardRail, current.saturating_add(1), detail),
         None => Step::keep(raw),
     }
 }
 
-/// Step 3: never in on missing data. A proposal below `current` stays at `current` when
-/// the window's logs, the CPU average, or some instance's datapoints are missing.
-fn never_in_on_missing_data(s: &Signals, raw: u32, current: u32) -> Step {
+/// Step 3: never in on missing data. A proposal below `current` stays at `current` when a
+/// signal's value was left out as implausible, or the window's logs, the CPU average, or some
+/// instance's datapoints are missing.
+fn never_in_on_missing_data(s: &Signals, ignored: &[Signal], raw: u32, current: u32) -> Step {
     if raw >= current {
         return Step::keep(raw);
     }
-    let missing = if !s.logs_complete {
+    let implausible;
+    let missing = if !ignored.is_empty() {
+        let names: Vec<&str> = ignored.iter().map(|signal| signal.name()).collect();
+        implausible = format!("the value of {} was implausible", names.join(" and "));
+        implausible.as_str()
+    } else if !s.logs_complete {
         "the window's logs are missing or incomplete"
     } else if s.cpu_percent.is_none() {
         "there are no CPU datapoints"
@@ -348,8 +558,7 @@ fn scale_in_waits(to: u32, current: u32, cond: Conditions) -> Step {
 /// and `max_down_step`.
 fn rate_limit(policy: &Policy, to: u32, current: u32) -> Step {
     if to > current {
-        let step = ((f64::from(current) * policy.max_up_percent / 100.0).ceil() as u32)
-            .max(policy.max_up_step);
+        let step = most_added(policy, current);
         let most = current.saturating_add(step);
         if to > most {
             return Step::by(
@@ -361,7 +570,7 @@ fn rate_limit(policy: &Policy, to: u32, current: u32) -> Step {
     } else if to < current {
         let step = ((f64::from(current) * policy.max_down_percent / 100.0).floor() as u32)
             .max(policy.max_down_step);
-        if to + step < current {
+        if to.saturating_add(step) < current {
             return Step::by(
                 Rule::LimitDown,
                 current - step,
@@ -396,6 +605,7 @@ fn clamp_to_group(c: Capacity, to: u32) -> Step {
 mod tests {
     use super::*;
     use crate::decide::{decide as decide_any, Action, Policy};
+    use crate::state::Recommendation;
     use chrono::{Duration, TimeZone};
 
     fn t(min: i64) -> DateTime<Utc> {
@@ -432,7 +642,12 @@ mod tests {
 
     #[test]
     fn table_of_single_runs() {
-        let p = Policy::default();
+        // The proportional rule itself: log signals may ask for all they need here (their
+        // need for CPU or memory to agree has its own test below).
+        let p = Policy {
+            log_signals_need_agreement: false,
+            ..Policy::default()
+        };
         let none = Conditions::default();
         let fresh = State::default();
         // (name, signals, capacity, conditions, to, rules)
@@ -1066,9 +1281,20 @@ mod tests {
             ),
         ];
         for (name, s, raw, capacity, rule) in cases {
-            let got = outcome(never_in_on_missing_data(&s, raw, 4));
+            let got = outcome(never_in_on_missing_data(&s, &[], raw, 4));
             assert_eq!(got, (capacity, rule), "{name}");
         }
+        let step = never_in_on_missing_data(&full(10.0, 4), &[Signal::Latency], 2, 4);
+        assert_eq!(step.capacity, 4);
+        assert_eq!(
+            step.reason.map(|r| (r.rule, r.detail)),
+            Some((
+                Rule::MissingData,
+                "signals say 2, but the value of latency was implausible; never scale in on \
+                 missing data"
+                    .to_string()
+            ))
+        );
     }
 
     #[test]
@@ -1166,5 +1392,449 @@ mod tests {
         for (to, capacity, rule) in cases {
             assert_eq!(outcome(clamp_to_group(cap(2, 5, 3), to)), (capacity, rule));
         }
+    }
+
+    // ---- Regression tests for issue 9: the fail-safe, tampered state, poisoned logs ----
+
+    /// Issue 9, point 6: over a long blind period the fail-safe steps once every N silent
+    /// runs (the N-th, 2N-th, ...), not on every run from the N-th on.
+    #[test]
+    fn fail_safe_steps_once_every_n_silent_runs_over_a_long_blind_period() {
+        let p = Policy {
+            failsafe_runs: 3,
+            failsafe_step: 1,
+            ..Policy::default()
+        };
+        let mut st = State::default();
+        let mut desired = 4;
+        let mut stepped_on = Vec::new();
+        for n in 1..=30 {
+            let (d, next) = run(
+                &p,
+                &Signals::default(),
+                cap(1, 40, desired),
+                Conditions::default(),
+                &st,
+                5 * n,
+            );
+            if d.rules().contains(&Rule::FailSafe) {
+                stepped_on.push(n);
+                assert_eq!(d.to, desired + 1, "run {n}: {}", d.explanation);
+            } else {
+                assert_eq!((d.to, d.rules()), (desired, vec![Rule::NoData]), "run {n}");
+            }
+            desired = d.to;
+            st = next;
+        }
+        assert_eq!(stepped_on, (1..=10).map(|k| 3 * k).collect::<Vec<i64>>());
+        assert_eq!(desired, 14, "ten steps of one in thirty silent runs");
+    }
+
+    /// Issue 9, point 5: a silent-run count no run could have stored (more than the
+    /// fail-safe's N) is not trusted: the count restarts instead of stepping out at once, and
+    /// `u32::MAX` neither overflows nor fires.
+    #[test]
+    fn an_implausible_stored_silent_count_does_not_fire_the_fail_safe_at_once() {
+        let p = Policy {
+            failsafe_runs: 3,
+            failsafe_step: 5,
+            ..Policy::default()
+        };
+        for injected in [4, 1000, u32::MAX - 1, u32::MAX] {
+            let st = State {
+                no_signal_runs: injected,
+                ..State::default()
+            };
+            let (d, next) = run(
+                &p,
+                &Signals::default(),
+                cap(1, 40, 4),
+                Conditions::default(),
+                &st,
+                0,
+            );
+            assert_eq!((d.to, d.rules()), (4, vec![Rule::NoData]), "{injected}");
+            assert_eq!(next.no_signal_runs, 1, "{injected}: the count restarts");
+        }
+        // The fail-safe disabled: the count only grows, and saturates.
+        let st = State {
+            no_signal_runs: u32::MAX,
+            ..State::default()
+        };
+        let (d, next) = run(
+            &Policy::default(),
+            &Signals::default(),
+            cap(1, 40, 4),
+            Conditions::default(),
+            &st,
+            0,
+        );
+        assert_eq!((d.to, next.no_signal_runs), (4, u32::MAX));
+    }
+
+    /// Issue 9, point 5: remembered recommendations are brought within the group's [min, max]
+    /// when used, so a tampered `u32::MAX` holds a scale-in no longer than a real
+    /// recommendation would (one stabilization window), and one dated in the future not at all.
+    #[test]
+    fn tampered_recommendations_are_clamped_to_the_group_and_expire() {
+        let p = Policy::default();
+        let c = cap(2, 10, 8);
+        let quiet = full(20.0, 8);
+        let tampered = State {
+            recommendations: vec![
+                Recommendation {
+                    at: t(-1),
+                    capacity: u32::MAX,
+                },
+                Recommendation {
+                    at: t(-2),
+                    capacity: 0,
+                },
+            ],
+            ..State::default()
+        };
+        let (d, st) = run(&p, &quiet, c, Conditions::default(), &tampered, 0);
+        assert_eq!(d.to, 8, "{}", d.explanation);
+        let remembered: Vec<u32> = d.window.iter().map(|r| r.capacity).collect();
+        assert_eq!(
+            remembered,
+            [10, 2, 5],
+            "clamped to [2, 10], this run's last"
+        );
+        assert!(st.recommendations.iter().all(|r| r.capacity <= 10));
+        // Once the window has passed it, the scale-in goes ahead.
+        let (d, _) = run(&p, &quiet, c, Conditions::default(), &st, 16);
+        assert_eq!(
+            (d.action(), d.to),
+            (Action::ScaleDown, 7),
+            "{}",
+            d.explanation
+        );
+
+        let future = State {
+            recommendations: vec![Recommendation {
+                at: t(60 * 24 * 365),
+                capacity: u32::MAX,
+            }],
+            ..State::default()
+        };
+        let (d, _) = run(&p, &quiet, c, Conditions::default(), &future, 0);
+        assert_eq!(d.to, 7, "{}", d.explanation);
+    }
+
+    /// Issue 9, point 8: a poisoned latency (`"duration_ms": 1e300`) used to propose
+    /// `u32::MAX` and take the group up by the whole rate limit; it is ignored and named.
+    #[test]
+    fn an_absurd_latency_is_ignored_and_named_in_the_record() {
+        let p = Policy::default();
+        let s = Signals {
+            latency_ms: Some(1e300),
+            ..full(60.0, 4)
+        };
+        let (d, st) = run(
+            &p,
+            &s,
+            cap(1, 20, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(d.to, 4, "{}", d.explanation);
+        assert_eq!(d.rules()[0], Rule::IgnoredSignal);
+        assert!(
+            d.reasons[0].detail.contains("1 implausible value")
+                && d.reasons[0].detail.contains("latency"),
+            "{}",
+            d.reasons[0].detail
+        );
+        assert!(d.signals.iter().all(|r| r.signal != Signal::Latency));
+        assert!(st.recommendations.iter().all(|r| r.capacity <= 20));
+    }
+
+    /// Issue 9, point 8: every signal's impossible values (not a number, infinite, negative,
+    /// a percentage over 100, a latency over a day) are left out and counted, and count as
+    /// missing data: no scale-out from them, and no scale-in either.
+    #[test]
+    fn impossible_signal_values_are_ignored_counted_and_never_scale() {
+        let p = Policy::default();
+        let nonsense = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, -1e300];
+        for signal in Signal::ALL {
+            let too_big = if signal == Signal::Latency {
+                86_400_001.0
+            } else {
+                100.5
+            };
+            for value in nonsense.iter().copied().chain([too_big, 1e300]) {
+                let mut s = full(50.0, 4);
+                s.memory_percent = Some(50.0);
+                let slot = match signal {
+                    Signal::Cpu => &mut s.cpu_percent,
+                    Signal::Memory => &mut s.memory_percent,
+                    Signal::Latency => &mut s.latency_ms,
+                    Signal::ErrorRate => &mut s.error_rate,
+                    Signal::SlowRate => &mut s.slow_rate,
+                };
+                *slot = Some(value);
+                let (d, _) = run(
+                    &p,
+                    &s,
+                    cap(1, 20, 4),
+                    Conditions::default(),
+                    &State::default(),
+                    0,
+                );
+                let name = format!("{signal} = {value}");
+                assert_eq!(d.to, 4, "{name}: {}", d.explanation);
+                assert!(d.rules().contains(&Rule::IgnoredSignal), "{name}");
+                assert!(d.signals.iter().all(|r| r.signal != signal), "{name}");
+                assert!(
+                    d.signals.iter().all(|r| r.value.is_finite()),
+                    "{name}: the record's values are numbers"
+                );
+            }
+        }
+        // Two at once are both named and counted.
+        let s = Signals {
+            cpu_percent: Some(f64::NAN),
+            error_rate: Some(-3.0),
+            ..full(50.0, 4)
+        };
+        let (d, _) = run(
+            &p,
+            &s,
+            cap(1, 20, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        let detail = &d.reasons[0].detail;
+        assert!(
+            detail.starts_with("ignored 2 implausible value(s): cpu")
+                && detail.contains("error_rate"),
+            "{detail}"
+        );
+    }
+
+    /// Issue 9, point 8: however far a plausible value is from its target, no signal proposes
+    /// more than ten times the current capacity; the rate limit still cuts the change.
+    #[test]
+    fn a_proposal_is_bounded_to_a_factor_of_the_current_capacity() {
+        let p = Policy {
+            target_latency_ms: 1.0,
+            log_signals_need_agreement: false,
+            ..Policy::default()
+        };
+        let s = Signals {
+            latency_ms: Some(86_000_000.0),
+            ..full(60.0, 4)
+        };
+        let (d, st) = run(
+            &p,
+            &s,
+            cap(1, 100, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        let latency = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::Latency)
+            .unwrap();
+        assert_eq!(latency.proposal, 40);
+        assert_eq!(
+            d.rules(),
+            [Rule::ProposalBound, Rule::Proposal, Rule::LimitUp]
+        );
+        assert_eq!(d.to, 12);
+        assert_eq!(st.highest_recent(), Some(40));
+        // A rate limit that lets a run go further than the bound still has the last word.
+        let generous = Policy {
+            max_up_percent: 1000.0,
+            ..p
+        };
+        let (d, _) = run(
+            &generous,
+            &s,
+            cap(1, 100, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(d.to, 44, "{}", d.explanation);
+    }
+
+    /// Issue 9, point 8: with `log_signals_need_agreement`, the log signals alone add one
+    /// instance a run; with CPU or memory also asking for more, they may ask for all they need.
+    #[test]
+    fn log_signals_alone_add_one_instance_unless_cpu_or_memory_agree() {
+        let agree = Policy::default();
+        assert!(agree.log_signals_need_agreement, "the default");
+        let alone = Policy {
+            log_signals_need_agreement: false,
+            ..Policy::default()
+        };
+        let slow = |cpu: f64, memory: Option<f64>| Signals {
+            latency_ms: Some(6000.0),
+            memory_percent: memory,
+            ..full(cpu, 4)
+        };
+        // (name, policy, signals, to, rules)
+        let cases = [
+            (
+                "alone: one more",
+                &agree,
+                slow(60.0, None),
+                5,
+                vec![Rule::LogSignalsAlone, Rule::Proposal],
+            ),
+            (
+                "cpu agrees",
+                &agree,
+                slow(80.0, None),
+                12,
+                vec![Rule::Proposal, Rule::LimitUp],
+            ),
+            (
+                "memory agrees",
+                &agree,
+                slow(60.0, Some(95.0)),
+                12,
+                vec![Rule::Proposal, Rule::LimitUp],
+            ),
+            (
+                "setting off",
+                &alone,
+                slow(60.0, None),
+                12,
+                vec![Rule::Proposal, Rule::LimitUp],
+            ),
+        ];
+        for (name, policy, s, to, rules) in cases {
+            let (d, _) = run(
+                policy,
+                &s,
+                cap(1, 40, 4),
+                Conditions::default(),
+                &State::default(),
+                0,
+            );
+            assert_eq!((d.to, d.rules()), (to, rules), "{name}: {}", d.explanation);
+        }
+        let (d, _) = run(
+            &agree,
+            &slow(60.0, None),
+            cap(1, 40, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(
+            d.reasons[0].detail,
+            "neither CPU nor memory asks for more, so the log signals add one instance \
+             (latency asks for 13)"
+        );
+        // Errors alone over the guard rail still get their one more.
+        let errors = Signals {
+            error_rate: Some(40.0),
+            ..full(60.0, 4)
+        };
+        let (d, _) = run(
+            &agree,
+            &errors,
+            cap(1, 40, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(d.to, 5, "{}", d.explanation);
+    }
+
+    #[test]
+    fn step_silent_runs() {
+        let every_3 = Policy {
+            failsafe_runs: 3,
+            ..Policy::default()
+        };
+        let never = Policy::default();
+        // (name, policy, stored, silent, this run's count)
+        let cases = [
+            ("a signal resets", &every_3, 2, false, 0),
+            ("counts on", &every_3, 0, true, 1),
+            ("up to N", &every_3, 2, true, 3),
+            ("after the step, again from 1", &every_3, 3, true, 1),
+            ("more than any run stores", &every_3, 40, true, 1),
+            ("u32::MAX", &every_3, u32::MAX, true, 1),
+            ("without a fail-safe, on", &never, 40, true, 41),
+            (
+                "without a fail-safe, saturating",
+                &never,
+                u32::MAX,
+                true,
+                u32::MAX,
+            ),
+        ];
+        for (name, policy, stored, silent, want) in cases {
+            assert_eq!(silent_runs(policy, stored, silent), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn step_implausible_values_and_how_they_are_shown() {
+        // (signal, value, why)
+        let cases = [
+            (Signal::Cpu, 100.0, None),
+            (Signal::Cpu, 0.0, None),
+            (Signal::Cpu, 100.1, Some("over 100%")),
+            (Signal::ErrorRate, -0.1, Some("negative")),
+            (Signal::Memory, f64::NAN, Some("not a number")),
+            (Signal::SlowRate, f64::INFINITY, Some("infinite")),
+            (Signal::Latency, 86_400_000.0, None),
+            (Signal::Latency, 86_400_000.5, Some("over a day")),
+            (Signal::Latency, 1e300, Some("over a day")),
+        ];
+        for (signal, value, why) in cases {
+            assert_eq!(implausible(signal, value), why, "{signal} {value}");
+        }
+        assert_eq!(shown(Signal::Latency, 1e300), "1e300 ms");
+        assert_eq!(shown(Signal::Cpu, -3.0), "-3.0%");
+        assert_eq!(shown(Signal::Memory, f64::NAN), "NaN");
+        assert_eq!(shown(Signal::Latency, f64::NEG_INFINITY), "-inf");
+        let (_, ignored) = without_implausible_values(&Signals {
+            latency_ms: Some(1e300),
+            ..full(50.0, 4)
+        });
+        assert_eq!(
+            ignored_reason(&ignored).unwrap().detail,
+            "ignored 1 implausible value(s): latency 1e300 ms (over a day)"
+        );
+    }
+
+    #[test]
+    fn step_bound_proposals() {
+        let p = Policy::default();
+        // (current, asked, proposal, cut): 10 × current, or the rate limit's reach when more
+        let cases = [
+            (4, 40, 40, false),
+            (4, 41, 40, true),
+            (1, 11, 10, true),
+            (0, u32::MAX, 4, true),
+            (u32::MAX, u32::MAX, u32::MAX, false),
+        ];
+        for (current, asked, proposal, cut) in cases {
+            let mut reports = [report(Signal::Latency, asked)];
+            let reason = bound_proposals(&p, &mut reports, current);
+            assert_eq!(
+                (reports[0].proposal, reason.is_some()),
+                (proposal, cut),
+                "{current} {asked}"
+            );
+        }
+        let mut reports = [report(Signal::ErrorRate, 50), report(Signal::Cpu, 7)];
+        assert_eq!(
+            bound_proposals(&p, &mut reports, 4).unwrap().detail,
+            "no signal proposes more than 40 from 4 (10 times, or what the rate limit allows a \
+             run); cut 1 to it (error_rate asked for 50)"
+        );
     }
 }

@@ -19,11 +19,23 @@ pub enum Rule {
     AtMin,
 
     // The `default` (proportional) policy, in the order of its steps.
+    /// A signal's value cannot be real (not a number, infinite, negative, a percentage over
+    /// 100, a latency over a day): it is left out, and counts as missing data.
+    IgnoredSignal,
+    /// A signal proposed more than [`proportional::PROPOSAL_BOUND_FACTOR`] times the current
+    /// capacity (or the most the rate limit lets a run reach, when more): cut to that.
+    ///
+    /// [`proportional::PROPOSAL_BOUND_FACTOR`]: super::proportional::PROPOSAL_BOUND_FACTOR
+    ProposalBound,
     /// Instances are warming up, so the log signals do not ask for more yet.
     WarmUpWait,
+    /// `LOGSCALE_LOG_SIGNALS_NEED_AGREEMENT`: the log signals asked for more than one more
+    /// instance while neither CPU nor memory asked for more: they add one.
+    LogSignalsAlone,
     /// The largest signal's proposal.
     Proposal,
-    /// No signal for `failsafe_runs` runs in a row: one precautionary step out.
+    /// No signal for `failsafe_runs` runs in a row (and again every `failsafe_runs` further
+    /// silent runs): one precautionary step out.
     FailSafe,
     /// A guard rail (an original threshold) is crossed: at least one more.
     GuardRail,
@@ -72,6 +84,13 @@ pub enum Rule {
     /// The event's window was already decided (a retried or duplicated event): nothing was
     /// read, decided or changed.
     Replay,
+    /// The group's desired, minimum or maximum changed between the read the decision used and
+    /// the read just before acting (a scheduled action, another policy, an operator): held, the
+    /// next run decides on the new numbers.
+    GroupChanged,
+    /// The group counts capacity in units logscale cannot size (vCPUs, memory, or instances of
+    /// different weights): decided and recorded, but held.
+    UnsupportedCapacity,
 }
 
 /// A signal that proposes a capacity, in the order the record lists them.
@@ -180,7 +199,10 @@ mod tests {
             (Rule::NoData, "no_data"),
             (Rule::AtMax, "at_max"),
             (Rule::AtMin, "at_min"),
+            (Rule::IgnoredSignal, "ignored_signal"),
+            (Rule::ProposalBound, "proposal_bound"),
             (Rule::WarmUpWait, "warm_up_wait"),
+            (Rule::LogSignalsAlone, "log_signals_alone"),
             (Rule::Proposal, "proposal"),
             (Rule::FailSafe, "fail_safe"),
             (Rule::GuardRail, "guard_rail"),
@@ -204,11 +226,13 @@ mod tests {
             (Rule::ResourceContention, "resource_contention"),
             (Rule::SetCapacityFailed, "set_capacity_failed"),
             (Rule::Replay, "replay"),
+            (Rule::GroupChanged, "group_changed"),
+            (Rule::UnsupportedCapacity, "unsupported_capacity"),
         ];
         for (rule, name) in spelled {
             assert_eq!(serde_json::to_value(rule).unwrap(), name);
         }
         let names: std::collections::BTreeSet<&str> = spelled.iter().map(|(_, n)| *n).collect();
-        assert_eq!(names.len(), 28, "every rule once");
+        assert_eq!(names.len(), 33, "every rule once");
     }
 }
