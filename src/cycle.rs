@@ -174,9 +174,9 @@ where
     };
     let decision = spaced_from_the_last_change(
         decision,
-        loaded.state.last_decision,
+        loaded.state.last_change,
         opts.now,
-        cfg.tiling.span / 2,
+        (cfg.tiling.span / 2).min(MAX_STEP_SPACING),
     );
     // A dry run's silence is not the deployment's: the fail-safe counts only runs that could
     // act on it.
@@ -211,6 +211,11 @@ where
         from: decision.from,
         to: decision.to,
     });
+    next_state.last_change = if decision.to != decision.from {
+        next_state.last_decision
+    } else {
+        loaded.state.last_change
+    };
     let mut state_saved = false;
     let decision = if opts.save_state {
         let (decision, saved) = save_state(
@@ -528,15 +533,21 @@ async fn save_state<S: StateStore>(
     let expected = loaded.etag.as_deref().filter(|_| loaded.existed);
     let bytes = next_state.encode();
     let outcome = if loaded.unknown {
-        // Regression: a create-only write (If-None-Match) after a failed read met the existing
-        // object with 412 and held as if another run had written it, dropping a needed
-        // scale-out. Without knowing the stored tag there is no safe write: this is the
-        // "state unsaved" path.
-        Err(ServiceError::new(
-            "PutObject",
-            None,
-            "not written: the state could not be read this run, so a conditional write has nothing to check against",
-        ))
+        // The read failed, so whether the state exists is unknown. A create-only write
+        // (If-None-Match) cannot overwrite anything: it makes the state where there was none
+        // (a first run whose role may not list the bucket, so S3 answers a missing key with
+        // AccessDenied). If it meets an object, that is this run's unread state, not another
+        // run's write: the "state unsaved" path, never a conflict (regression: it held a needed
+        // scale-out as `state_conflict`).
+        let save = store.save(&cfg.bucket, &cfg.state_key, bytes.clone(), None);
+        match within(by, "PutObject", save).await {
+            Ok(SaveOutcome::Conflict) => Err(ServiceError::new(
+                "PutObject",
+                None,
+                "not written: the state exists but could not be read this run, so it is left as it is",
+            )),
+            other => other,
+        }
     } else {
         let save = store.save(&cfg.bucket, &cfg.state_key, bytes.clone(), expected);
         match within(by, "PutObject", save).await {
@@ -587,24 +598,34 @@ fn unsupported_capacity(group: &crate::ports::GroupInfo) -> Option<String> {
             "the group counts its capacity in {kind} (DesiredCapacityType), and logscale sizes groups by instance count: it decides and records, but does not change this group"
         ));
     }
-    let weights: std::collections::BTreeSet<u32> = group
+    // A weight that does not read as exactly 1 (including one that does not read at all) is
+    // not an instance count.
+    let weights: std::collections::BTreeSet<&str> = group
         .instances
         .iter()
-        .filter_map(|i| i.weight)
-        .filter(|w| *w != 1)
+        .filter_map(|i| i.weight.as_deref())
+        .chain(group.policy_weights.iter().map(String::as_str))
+        .map(str::trim)
+        .filter(|w| w.parse::<u32>() != Ok(1))
         .collect();
     (!weights.is_empty()).then(|| {
-        let listed: Vec<String> = weights.iter().map(u32::to_string).collect();
+        let listed: Vec<&str> = weights.into_iter().collect();
         format!(
-            "the group's instances carry weights ({}) so its desired capacity is in weighted units, and logscale sizes groups by instance count: it decides and records, but does not change this group",
+            "the group's instance types carry weights ({}) so its desired capacity is in weighted units, and logscale sizes groups by instance count: it decides and records, but does not change this group",
             listed.join(", ")
         )
     })
 }
 
+/// The longest [`spaced_from_the_last_change`] spacing: a schedule's runs are at least this far
+/// apart (five minutes less EventBridge's jitter of up to a minute either way is three).
+const MAX_STEP_SPACING: chrono::Duration = chrono::Duration::seconds(150);
+
 /// Holds a change that follows the last decided change in the same direction by less than
-/// `spacing` (half the window): the rate limits are per run, so without this, extra invocations
-/// (a manual invoke, a retried event for a new time) would each add a step. Pure.
+/// `spacing` (half the window, at most [`MAX_STEP_SPACING`]): the rate limits are per run, so
+/// without this, extra invocations (a manual invoke, a retried event for a new time) would each
+/// add a step. Holds do not move the last change, so a string of invocations cannot alternate
+/// hold and step. Pure.
 fn spaced_from_the_last_change(
     decision: Decision,
     last: Option<LastDecision>,

@@ -175,6 +175,12 @@ pub fn render(r: &DecisionRecord) -> String {
             let _ = writeln!(o, "  - {}", escaped(e));
         }
     }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "Warnings:");
+        for w in &r.warnings {
+            let _ = writeln!(o, "  - {}", escaped(w));
+        }
+    }
     o
 }
 

@@ -247,11 +247,8 @@ impl Fleet {
     pub fn conditions(&self) -> Conditions {
         Conditions {
             activity_in_progress: self.activity_in_progress,
-            warming_up: self
-                .members
-                .iter()
-                .filter(|m| m.warming_up || (self.ages_unknown && m.launch_time.is_none()))
-                .count() as u32,
+            warming_up: self.members.iter().filter(|m| m.warming_up).count() as u32,
+            ages_unknown: self.ages_unknown,
         }
     }
 
@@ -442,7 +439,8 @@ mod tests {
             fleet.conditions(),
             Conditions {
                 activity_in_progress: false,
-                warming_up: 2
+                warming_up: 2,
+                ages_unknown: false,
             }
         );
         let records = fleet.instance_records(usize::MAX);
@@ -515,7 +513,8 @@ mod tests {
             fleet.conditions(),
             Conditions {
                 activity_in_progress: false,
-                warming_up: 2
+                warming_up: 2,
+                ages_unknown: false,
             },
             "they hold a scale-in"
         );

@@ -170,10 +170,9 @@ pub struct GroupInstance {
     pub lifecycle_state: String,
     /// `Healthy` or `Unhealthy`.
     pub health_status: String,
-    /// How many capacity units it counts for (a mixed instances policy's WeightedCapacity);
-    /// `None` when the group gives no weights (each instance is one unit), or one that is not a
-    /// whole number.
-    pub weight: Option<u32>,
+    /// How many capacity units it counts for (a mixed instances policy's WeightedCapacity), as
+    /// Auto Scaling writes it; `None` when the group gives no weight (one unit).
+    pub weight: Option<String>,
 }
 
 /// The group's size limits and members.
@@ -189,6 +188,9 @@ pub struct GroupInfo {
     pub capacity_type: Option<String>,
     /// The group's own DefaultInstanceWarmup, in seconds, when it sets one.
     pub default_instance_warmup: Option<u32>,
+    /// The WeightedCapacity of each instance type its mixed instances policy overrides (so a
+    /// weighted group is known before its first weighted instance runs).
+    pub policy_weights: Vec<String>,
 }
 
 /// The Auto Scaling group API: read the group, set its desired capacity.

@@ -334,6 +334,7 @@ pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &st
         let conditions = Conditions {
             activity_in_progress: false,
             warming_up: current - warm,
+            ages_unknown: false,
         };
         // The real state handling: what was stored is decoded, and the new state encoded.
         let state = State::decode(&stored).unwrap_or_default();

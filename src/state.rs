@@ -115,6 +115,10 @@ pub struct State {
     pub counted: Vec<Counted>,
     #[serde(default)]
     pub last_decision: Option<LastDecision>,
+    /// The last decision that changed the capacity (holds do not replace it): extra
+    /// invocations soon after it cannot add to its step.
+    #[serde(default)]
+    pub last_change: Option<LastDecision>,
     /// The end of the last window that had log objects: how recently the source was healthy.
     #[serde(default)]
     pub logs_seen: Option<DateTime<Utc>>,
@@ -206,10 +210,34 @@ impl State {
         dropped
     }
 
+    /// The bytes to store, never over [`MAX_STATE_BYTES`]: a run must not write a state the next
+    /// one refuses (that would lose the stabilization window and every mark at once). Past the
+    /// cap, the oldest counted marks go first, as [`State::decode_noting`] would drop them.
     pub fn encode(&self) -> Vec<u8> {
         let mut s = self.clone();
         s.version = VERSION;
-        serde_json::to_vec(&s).expect("state always serializes")
+        s.keep_newest_counted(MAX_COUNTED);
+        loop {
+            let bytes = serde_json::to_vec(&s).expect("state always serializes");
+            if bytes.len() as u64 <= MAX_STATE_BYTES || s.counted.is_empty() {
+                return bytes;
+            }
+            // Shrink the marks by the share the bytes are over, and a little more.
+            let over = bytes.len() as f64 / MAX_STATE_BYTES as f64;
+            let keep = ((s.counted.len() as f64 / over) * 0.95) as usize;
+            s.keep_newest_counted(keep.min(s.counted.len() - 1));
+        }
+    }
+
+    /// Keeps the `n` counted marks with the latest LastModified: the ones later listings meet.
+    fn keep_newest_counted(&mut self, n: usize) {
+        if self.counted.len() <= n {
+            return;
+        }
+        self.counted
+            .sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then(a.cmp(b)));
+        self.counted.truncate(n);
+        self.counted.sort();
     }
 
     /// Adds this run's recommendation and forgets those older than `window`.
@@ -438,5 +466,47 @@ mod tests {
             .unwrap_err()
             .contains("newer"));
         assert_eq!(State::decode(b"{}").unwrap(), State::default());
+    }
+}
+
+#[cfg(test)]
+mod write_cap_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Regression (review): the caps applied only when reading, so a busy bucket's run could
+    /// write a state the next run refused, losing the stabilization window and every mark.
+    #[test]
+    fn a_state_is_never_written_over_the_cap_and_keeps_its_newest_marks() {
+        let t0 = Utc.with_ymd_and_hms(2024, 12, 8, 12, 0, 0).unwrap();
+        let long = "k".repeat(900);
+        let state = State {
+            recommendations: vec![Recommendation {
+                at: t0,
+                capacity: 3,
+            }],
+            counted: (0..50_000i64)
+                .map(|i| Counted {
+                    key: format!("logs/{long}/{i:06}"),
+                    last_modified: t0 + Duration::milliseconds(i),
+                    etag: Some("\"0123456789abcdef0123456789abcdef\"".into()),
+                })
+                .collect(),
+            ..State::default()
+        };
+        let bytes = state.encode();
+        assert!(
+            bytes.len() as u64 <= MAX_STATE_BYTES,
+            "{} bytes",
+            bytes.len()
+        );
+        let back = State::decode_noting(&bytes).expect("the next run reads it");
+        assert!(back.dropped.is_empty(), "{:?}", back.dropped);
+        assert_eq!(back.state.recommendations.len(), 1);
+        let kept = &back.state.counted;
+        assert!(kept.len() > 1000 && kept.len() < 50_000, "{}", kept.len());
+        // The newest are kept.
+        let newest = kept.iter().map(|c| c.last_modified).max().unwrap();
+        assert_eq!(newest, t0 + Duration::milliseconds(49_999));
     }
 }

@@ -214,6 +214,51 @@ async fn autoscaling_describe_set_and_unknown_group() {
 }
 
 #[tokio::test]
+async fn autoscaling_names_the_groups_other_scalers() {
+    let group = unique("fought");
+    seed(&[
+        "group",
+        &group,
+        "--min",
+        "1",
+        "--max",
+        "5",
+        "--desired",
+        "2",
+    ]);
+    let sdk = sdk_config().await;
+    let client = aws_sdk_autoscaling::Client::new(&sdk);
+    let groups = AutoScalingGroups::new(client.clone());
+    assert!(groups.other_scalers(&group).await.unwrap().is_empty());
+
+    client
+        .put_scheduled_update_group_action()
+        .auto_scaling_group_name(&group)
+        .scheduled_action_name("nightly")
+        .recurrence("0 22 * * *")
+        .desired_capacity(1)
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_scaling_policy()
+        .auto_scaling_group_name(&group)
+        .policy_name("step-out")
+        .policy_type("SimpleScaling")
+        .adjustment_type("ChangeInCapacity")
+        .scaling_adjustment(1)
+        .send()
+        .await
+        .unwrap();
+    let found = groups.other_scalers(&group).await.unwrap();
+    assert!(
+        found.iter().any(|f| f.contains("step-out"))
+            && found.iter().any(|f| f == "scheduled action nightly"),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
 async fn regression_ec2_describe_with_an_id_ec2_does_not_know_yet_fails_nothing() {
     let group = unique("young");
     seed(&[

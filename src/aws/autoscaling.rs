@@ -51,7 +51,7 @@ impl ScalingGroups for AutoScalingGroups {
                             .map(|s| s.as_str().to_string())
                             .unwrap_or_default(),
                         health_status: i.health_status().unwrap_or_default().to_string(),
-                        weight: i.weighted_capacity().and_then(|w| w.trim().parse().ok()),
+                        weight: i.weighted_capacity().map(str::to_string),
                     })
                 })
                 .collect(),
@@ -59,6 +59,16 @@ impl ScalingGroups for AutoScalingGroups {
             default_instance_warmup: g
                 .default_instance_warmup()
                 .and_then(|w| u32::try_from(w).ok()),
+            policy_weights: g
+                .mixed_instances_policy()
+                .and_then(|p| p.launch_template())
+                .map(|t| {
+                    t.overrides()
+                        .iter()
+                        .filter_map(|o| o.weighted_capacity().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
     }
 
@@ -87,39 +97,44 @@ impl ScalingGroups for AutoScalingGroups {
     }
 
     async fn other_scalers(&self, group: &str) -> Result<Vec<String>, ServiceError> {
-        let policies = self
+        let mut found = Vec::new();
+        let mut policies = self
             .client
             .describe_policies()
             .auto_scaling_group_name(group)
-            .send()
-            .await
-            .map_err(|e| service_error("DescribePolicies", e))?;
-        let actions = self
+            .into_paginator()
+            .send();
+        while let Some(page) = policies.next().await {
+            let page = page.map_err(|e| service_error("DescribePolicies", e))?;
+            found.extend(
+                page.scaling_policies()
+                    .iter()
+                    // A disabled policy does not scale.
+                    .filter(|p| p.enabled() != Some(false))
+                    .map(|p| {
+                        format!(
+                            "{} {}",
+                            p.policy_type().unwrap_or("policy"),
+                            p.policy_name().unwrap_or("?")
+                        )
+                    }),
+            );
+        }
+        let mut actions = self
             .client
             .describe_scheduled_actions()
             .auto_scaling_group_name(group)
-            .send()
-            .await
-            .map_err(|e| service_error("DescribeScheduledActions", e))?;
-        let mut found: Vec<String> = policies
-            .scaling_policies()
-            .iter()
-            // A disabled policy does not scale.
-            .filter(|p| p.enabled() != Some(false))
-            .map(|p| {
+            .into_paginator()
+            .send();
+        while let Some(page) = actions.next().await {
+            let page = page.map_err(|e| service_error("DescribeScheduledActions", e))?;
+            found.extend(page.scheduled_update_group_actions().iter().map(|a| {
                 format!(
-                    "{} {}",
-                    p.policy_type().unwrap_or("policy"),
-                    p.policy_name().unwrap_or("?")
+                    "scheduled action {}",
+                    a.scheduled_action_name().unwrap_or("?")
                 )
-            })
-            .collect();
-        found.extend(actions.scheduled_update_group_actions().iter().map(|a| {
-            format!(
-                "scheduled action {}",
-                a.scheduled_action_name().unwrap_or("?")
-            )
-        }));
+            }));
+        }
         Ok(found)
     }
 

@@ -421,6 +421,45 @@ async fn without_launch_times_a_scale_in_waits() {
         "{:?}",
         rules(&record)
     );
+    assert!(
+        record.decision.explanation.contains("EC2 could not say"),
+        "{}",
+        record.decision.explanation
+    );
+    assert!(
+        record.instances.iter().all(|i| !i.warming_up),
+        "not reported as warming"
+    );
+}
+
+/// Regression (review): with DescribeInstances failing, every instance counted as warming, so
+/// the log signals waited and a slow, erroring group could not scale out on them.
+#[tokio::test]
+async fn without_launch_times_the_log_signals_still_scale_out() {
+    let cloud = world(1, 10, 2, &[50.0, 50.0]);
+    let spec = LogGenSpec {
+        error_share: 0.3,
+        slow_share: 0.5,
+        slow_ms: 200.0,
+        ..LogGenSpec::new(Format::Original, 2000)
+    };
+    let mut slow = Vec::new();
+    generate(&spec, &mut slow).unwrap();
+    cloud.put_object(
+        BUCKET,
+        "logs/app-2.log",
+        slow,
+        now() - chrono::Duration::minutes(1),
+    );
+    cloud.inject(Fault::error("DescribeInstances", "RequestLimitExceeded"));
+    let record = run(
+        &cloud,
+        &config(&[("LOGSCALE_LOG_SIGNALS_NEED_AGREEMENT", "false")]),
+        false,
+    )
+    .await;
+    assert!(record.decision.to > 2, "{:?}", record.decision.reasons);
+    assert!(!rules(&record).contains(&"warm_up_wait".to_string()));
 }
 
 #[tokio::test]
@@ -521,9 +560,8 @@ async fn a_state_that_cannot_be_read_starts_fresh_and_still_acts() {
     let note = record.state.note.as_deref().unwrap_or_default();
     assert!(note.contains("could not read the state"), "{note}");
     assert!(note.contains("SlowDown"), "{note}");
-    // Whether it exists is unknown: it is not written, and the scale-out still goes.
-    assert!(!record.state.saved);
-    assert!(cloud.calls_to("PutObject").is_empty());
+    // None existed: the create-only write makes it, and the scale-out goes.
+    assert!(record.state.saved, "{:?}", record.state);
     assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
 }
 
@@ -555,7 +593,10 @@ async fn a_failed_state_read_takes_the_unsaved_path_not_a_false_conflict() {
     assert!(record.applied);
     assert!(!record.state.saved);
     assert!(
-        record.errors.iter().any(|e| e.contains("not written")),
+        record
+            .errors
+            .iter()
+            .any(|e| e.contains("exists but could not be read")),
         "{:?}",
         record.errors
     );
@@ -1117,7 +1158,7 @@ async fn a_weighted_or_vcpu_group_is_named_and_never_changed() {
     let mut group = cloud.group(GROUP).unwrap();
     group.desired = 16;
     for i in &mut group.instances {
-        i.weight = Some(4);
+        i.weight = Some("4".into());
     }
     cloud.put_group(group.clone());
     let record = run(&cloud, &config(&[]), false).await;
@@ -1130,6 +1171,26 @@ async fn a_weighted_or_vcpu_group_is_named_and_never_changed() {
         .unwrap()
         .detail
         .contains("weights (4)"));
+    // Known from the mixed instances policy before any weighted instance runs.
+    let mut empty = group.clone();
+    empty.instances.clear();
+    empty.policy_weights = vec!["2".into(), "1".into()];
+    cloud.put_group(empty);
+    let record = run_at(
+        &cloud,
+        &config(&[]),
+        false,
+        now() + chrono::Duration::minutes(2),
+    )
+    .await;
+    assert_eq!(rules(&record).last().unwrap(), "unsupported_capacity");
+    assert!(record
+        .decision
+        .reasons
+        .last()
+        .unwrap()
+        .detail
+        .contains("weights (2)"));
     assert!(cloud.calls_to("SetDesiredCapacity").is_empty());
 
     for i in &mut group.instances {
@@ -1155,7 +1216,7 @@ async fn a_weighted_or_vcpu_group_is_named_and_never_changed() {
 
     // Weights of one, and `units`, are instance counts: sized as usual.
     for i in &mut group.instances {
-        i.weight = Some(1);
+        i.weight = Some("1".into());
     }
     group.capacity_type = Some("units".into());
     group.desired = 4;
@@ -1178,10 +1239,23 @@ async fn extra_invocations_cannot_multiply_a_scale_out() {
     let cfg = config(&[]);
     let first = run(&cloud, &cfg, false).await;
     assert_eq!((first.decision.from, first.decision.to), (2, 3));
-    // Still hot a minute later: the manual invoke holds.
-    let again = run_at(&cloud, &cfg, false, now() + chrono::Duration::minutes(1)).await;
-    assert_eq!(again.decision.to, 3, "{:?}", again.decision.reasons);
-    assert_eq!(rules(&again).last().unwrap(), "limit_up");
+    // Still hot: manual invokes 30, 60 and 90 s later all hold (a hold does not restart the
+    // spacing, so they cannot alternate hold and step).
+    for seconds in [30, 60, 90] {
+        let again = run_at(
+            &cloud,
+            &cfg,
+            false,
+            now() + chrono::Duration::seconds(seconds),
+        )
+        .await;
+        assert_eq!(
+            again.decision.to, 3,
+            "+{seconds} s: {:?}",
+            again.decision.reasons
+        );
+        assert_eq!(rules(&again).last().unwrap(), "limit_up", "+{seconds} s");
+    }
     assert_eq!(cloud.calls_to("SetDesiredCapacity"), ["web=3"]);
     // The next scheduled run may step again.
     let next = run_at(&cloud, &cfg, false, now() + chrono::Duration::minutes(5)).await;
@@ -1210,4 +1284,15 @@ async fn an_oversized_state_is_replaced_by_the_next_run() {
     assert!(record.applied);
     let stored = cloud.object(BUCKET, STATE_KEY).unwrap();
     assert!(State::decode(&stored).is_ok() && stored.len() < 4096);
+}
+
+#[tokio::test]
+async fn the_terminal_summary_shows_the_warnings() {
+    let cloud = world(1, 10, 2, &[90.0, 90.0]);
+    cloud.add_other_scaler(GROUP, "TargetTrackingScaling \u{1b}[2Jcpu50");
+    let record = run(&cloud, &config(&[]), false).await;
+    let text = crate::render_record(&record);
+    assert!(text.contains("Warnings:"), "{text}");
+    assert!(text.contains("TargetTrackingScaling"), "{text}");
+    assert!(!text.contains('\u{1b}'), "escaped: {text}");
 }

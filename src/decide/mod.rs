@@ -63,6 +63,9 @@ pub struct Conditions {
     pub activity_in_progress: bool,
     /// Instances launched less than the warm-up ago, or not yet in service.
     pub warming_up: u32,
+    /// EC2 could not be asked when the instances launched (DescribeInstances failed): none is
+    /// known to be warming, but none is known to be warm either, so a scale-in waits.
+    pub ages_unknown: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -538,13 +538,16 @@ fn stabilize(raw: u32, current: u32, highest_recent: Option<u32>, stabilization:
 /// Step 4: a scale-in waits while a scaling activity runs or instances warm up; their effect
 /// on the signals is not known yet.
 fn scale_in_waits(to: u32, current: u32, cond: Conditions) -> Step {
-    if to >= current || !(cond.activity_in_progress || cond.warming_up > 0) {
+    if to >= current || !(cond.activity_in_progress || cond.warming_up > 0 || cond.ages_unknown) {
         return Step::keep(to);
     }
     let why = if cond.activity_in_progress {
         "a scaling activity is in progress".to_string()
-    } else {
+    } else if cond.warming_up > 0 {
         format!("{} instance(s) are still warming up", cond.warming_up)
+    } else {
+        "EC2 could not say when the instances launched, so whether they are warm is unknown"
+            .to_string()
     };
     Step::by(
         Rule::ScaleInWaits,
@@ -1328,6 +1331,7 @@ mod tests {
         let activity = Conditions {
             activity_in_progress: true,
             warming_up: 2,
+            ages_unknown: false,
         };
         // (to, conditions, capacity, detail) with 4 instances now
         let cases = [
