@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::decide::{Policy, PolicyKind, Thresholds};
 use crate::discover::PrefixTemplate;
 use crate::parse::{ErrorRule, FormatChoice, JsonMapping, ParseOptions, TimeUnit};
+use crate::schedule::Schedule;
 use crate::settings::{self, Allowed, Fallback, Setting};
 use crate::window::Tiling;
 
@@ -56,6 +57,10 @@ pub struct Config {
     pub metrics_window: Duration,
     /// How the capacity is decided: the policy, its targets, limits and guard rails.
     pub policy: Policy,
+    /// Minimums and maximums by day and local time (`LOGSCALE_SCHEDULE`); `None` when unset.
+    pub schedule: Option<Schedule>,
+    /// The group's time zone, the one the schedule's days and times are read in.
+    pub timezone: chrono_tz::Tz,
     /// Where the policy's state is kept, in the log bucket.
     pub state_key: String,
     /// Do everything except the final SetDesiredCapacity call.
@@ -120,6 +125,13 @@ impl Config {
         let max_object_bytes = byte_count(&get, &settings::MAX_OBJECT_BYTES)?;
         let parse = parse_options(&get, thresholds.slow_ms, Some(max_object_bytes))?;
         let policy = policy(&get, thresholds)?;
+        let schedule = optional_text(&get, &settings::SCHEDULE)?
+            .map(|raw| {
+                Schedule::parse(&raw)
+                    .map_err(|e| invalid(settings::SCHEDULE.variable, &raw, &e.to_string()))
+            })
+            .transpose()?;
+        let timezone = time_zone(&get, &settings::TIMEZONE)?;
         let state_key = optional_text(&get, &settings::STATE_KEY)?
             .unwrap_or_else(|| format!("logscale-state/{group}.json"));
 
@@ -153,6 +165,8 @@ impl Config {
             },
             metrics_window: Duration::from_secs_f64(metrics_minutes * 60.0),
             policy,
+            schedule,
+            timezone,
             state_key,
             dry_run: boolean(&get, &settings::DRY_RUN)?,
             honor_cooldown: boolean(&get, &settings::HONOR_COOLDOWN)?,
@@ -219,6 +233,10 @@ fn policy(
         failsafe_runs: count(get, &settings::FAILSAFE_RUNS)?,
         failsafe_step: count(get, &settings::FAILSAFE_STEP)?,
         log_signals_need_agreement: boolean(get, &settings::LOG_SIGNALS_NEED_AGREEMENT)?,
+        // 0: learned from the runs.
+        target_requests_per_instance: Some(number(get, &settings::TARGET_REQUESTS_PER_INSTANCE)?)
+            .filter(|t| *t > 0.0),
+        demand_max_up_percent: number(get, &settings::DEMAND_MAX_UP_PERCENT)?,
         warmup: Duration::from_secs_f64(number(get, &settings::WARMUP_SECONDS)?),
         paused: boolean(get, &settings::PAUSED)?,
     })
@@ -350,6 +368,21 @@ fn optional_parsed<T: std::str::FromStr<Err = String>>(
                 .map_err(|reason| invalid(setting.variable, &raw, &reason))
         })
         .transpose()
+}
+
+/// An IANA time zone name, spelled as the database spells it (`Europe/Paris`, `UTC`).
+fn time_zone(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &Setting,
+) -> Result<chrono_tz::Tz, ConfigError> {
+    let raw = text(get, setting)?;
+    raw.parse::<chrono_tz::Tz>().map_err(|_| {
+        invalid(
+            setting.variable,
+            &raw,
+            "expected an IANA time zone name such as UTC, Europe/Paris or America/New_York",
+        )
+    })
 }
 
 /// Whole or fractional minutes as a span of time.
@@ -809,6 +842,70 @@ mod tests {
         pairs.push(("LOGSCALE_PREFIX", "logs/100%"));
         let msg = config(&pairs).unwrap_err().to_string();
         assert!(msg.contains("%%"), "{msg}");
+    }
+
+    #[test]
+    fn schedule_and_time_zone_are_read_once_at_start() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.schedule, None);
+        assert_eq!(c.timezone, chrono_tz::UTC);
+
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            (
+                "LOGSCALE_SCHEDULE",
+                " mon-fri 08:00-18:00 min=6; daily 00:00-06:00 max=4 ",
+            ),
+            ("LOGSCALE_TIMEZONE", "Europe/Paris"),
+        ]);
+        let c = config(&pairs).unwrap();
+        assert_eq!(c.timezone, chrono_tz::Europe::Paris);
+        let schedule = c.schedule.expect("a schedule");
+        assert_eq!(
+            schedule.to_string(),
+            "mon-fri 08:00-18:00 min=6; daily 00:00-06:00 max=4"
+        );
+        // Monday 2025-01-06 07:30 UTC is 08:30 in Paris.
+        let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, 1, 6, 7, 30, 0).unwrap();
+        assert_eq!(schedule.bounds_at(at, c.timezone).min, Some(6));
+
+        // A blank template Parameter means no schedule and UTC.
+        let mut pairs = BASE.to_vec();
+        pairs.extend([("LOGSCALE_SCHEDULE", ""), ("LOGSCALE_TIMEZONE", " ")]);
+        let c = config(&pairs).unwrap();
+        assert_eq!((c.schedule, c.timezone), (None, chrono_tz::UTC));
+    }
+
+    #[test]
+    fn a_bad_schedule_or_time_zone_names_the_variable_rule_and_token() {
+        let mut pairs = BASE.to_vec();
+        pairs.push((
+            "LOGSCALE_SCHEDULE",
+            "mon-fri 08:00-18:00 min=6; sat,sun 10:00-16:00 min=lots",
+        ));
+        assert_eq!(
+            config(&pairs).unwrap_err().to_string(),
+            "LOGSCALE_SCHEDULE=\"mon-fri 08:00-18:00 min=6; sat,sun 10:00-16:00 min=lots\" is not valid: \
+             rule 2 (`sat,sun 10:00-16:00 min=lots`): `min=lots` is not a bound: \
+             expected min=N or max=N, N a whole number from 0 to 10000"
+        );
+        let mut pairs = BASE.to_vec();
+        let long = "daily 00:00-24:00 min=1;".repeat(50);
+        pairs.push(("LOGSCALE_SCHEDULE", &long));
+        let msg = config(&pairs).unwrap_err().to_string();
+        assert!(msg.ends_with("longer than 1024 characters"), "{msg}");
+
+        for bad in ["Paris", "europe/paris", "CEST", "UTC+2"] {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("LOGSCALE_TIMEZONE", bad));
+            assert_eq!(
+                config(&pairs).unwrap_err().to_string(),
+                format!(
+                    "LOGSCALE_TIMEZONE={bad:?} is not valid: expected an IANA time zone name \
+                     such as UTC, Europe/Paris or America/New_York"
+                )
+            );
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::ports::{
     StateStore, StoredState,
 };
 use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES};
+use crate::schedule::ScheduledBounds;
 use crate::state::{LastDecision, State};
 use crate::window::{self, Plan, Span};
 
@@ -108,6 +109,11 @@ where
     );
     let warnings = other_scalers_warning(others);
     let unsupported = observed.group.as_ref().and_then(unsupported_capacity);
+    let scheduled = cfg
+        .schedule
+        .as_ref()
+        .map(|s| s.bounds_at(opts.now, cfg.timezone))
+        .unwrap_or_default();
     let warmup = chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
     let fleet = Fleet::from_observation(observed, warmup, opts.now);
     let load = fleet.load();
@@ -157,14 +163,23 @@ where
                 loaded.state.clone(),
             )
         }
-        Some(capacity) => decide(
-            &cfg.policy,
-            &signals(cfg, &fetched, &load, logs_complete),
-            capacity,
-            fleet.conditions(),
-            &loaded.state,
-            opts.now,
-        ),
+        Some(capacity) => {
+            let (decision, next) = decide(
+                &cfg.policy,
+                &signals(
+                    cfg,
+                    &fetched,
+                    &load,
+                    logs_complete,
+                    (span.end - span.start).num_milliseconds() as f64 / 60_000.0,
+                ),
+                scheduled_limits(capacity, &scheduled),
+                fleet.conditions(),
+                &loaded.state,
+                opts.now,
+            );
+            (with_schedule(decision, capacity, &scheduled), next)
+        }
     };
     // Proposals are instance counts: applied to a group that counts capacity otherwise, they
     // would be read in its units (4 instances of weight 4 at 80 % CPU proposing 5 "units").
@@ -311,6 +326,7 @@ where
         },
         logs,
         capacity,
+        scheduled,
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
         instances: fleet.instance_records(MAX_INSTANCES),
         warmup: fleet.warmup,
@@ -455,6 +471,7 @@ fn replay_record(
         },
         logs: logs_record(&FetchReport::not_read()),
         capacity: fleet.capacity,
+        scheduled: ScheduledBounds::default(),
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
         instances: fleet.instance_records(MAX_INSTANCES),
         warmup: fleet.warmup,
@@ -504,8 +521,18 @@ fn quiet_night(
 }
 
 /// What the policy reads: the fleet's load and the window's logs.
-fn signals(cfg: &Config, fetched: &FetchReport, load: &FleetLoad, logs_complete: bool) -> Signals {
+fn signals(
+    cfg: &Config,
+    fetched: &FetchReport,
+    load: &FleetLoad,
+    logs_complete: bool,
+    minutes: f64,
+) -> Signals {
+    // Requests per minute over the window: with objects read, or a quiet night's zero.
+    let requests_per_minute = (minutes > 0.0 && (fetched.objects_read > 0 || logs_complete))
+        .then(|| fetched.summary.requests as f64 / minutes);
     Signals {
+        requests_per_minute,
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
         error_rate: fetched.summary.error_rate(),
@@ -653,6 +680,45 @@ fn spaced_from_the_last_change(
         spacing.num_seconds()
     );
     decision.into_hold(rule, detail)
+}
+
+/// The limits the policy decides within: the group's, narrowed by the schedule's bounds for
+/// this time (`LOGSCALE_SCHEDULE`). A scheduled minimum above the group's maximum stops at the
+/// maximum; AWS refuses anything outside the group's own limits.
+fn scheduled_limits(group: Capacity, scheduled: &ScheduledBounds) -> Capacity {
+    let min = scheduled
+        .min
+        .map_or(group.min, |m| m.clamp(group.min, group.max.max(group.min)));
+    let max = scheduled
+        .max
+        .map_or(group.max, |m| m.min(group.max))
+        .max(min);
+    Capacity {
+        min,
+        max,
+        desired: group.desired,
+    }
+}
+
+/// Names the schedule's rules in the decision when they narrowed the group's limits.
+fn with_schedule(decision: Decision, group: Capacity, scheduled: &ScheduledBounds) -> Decision {
+    let limits = scheduled_limits(group, scheduled);
+    if limits.min == group.min && limits.max == group.max {
+        return decision;
+    }
+    let mut decision = decision;
+    decision.reasons.push(crate::decide::Reason::new(
+        Rule::Scheduled,
+        format!(
+            "the schedule ({}) sets the limits to [{}, {}] (the group's are [{}, {}])",
+            scheduled.rules.join("; "),
+            limits.min,
+            limits.max,
+            group.min,
+            group.max
+        ),
+    ));
+    decision
 }
 
 /// What the record says of the group's other scalers: they fight logscale over its size.

@@ -26,6 +26,8 @@
 //!   decision's inputs and the record's instances are read.
 //! - `decide`: signals + policy + state + `now` → a decision (pure), one function per step:
 //!   the proportional default policy and the original one, with typed rules and reasons.
+//! - `schedule`: `LOGSCALE_SCHEDULE`'s minimums and maximums by day and local time, read in
+//!   the group's time zone (DST included) for a given instant.
 //! - `state`: what the policy remembers between runs, kept in S3 with conditional writes.
 //! - `act`: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
 //! - `record`: the JSON decision record, the product's contract; `human` renders it.
@@ -58,6 +60,7 @@ mod notify;
 mod observe;
 pub mod ports;
 mod record;
+mod schedule;
 mod settings;
 pub mod simulator;
 mod state;
@@ -78,5 +81,6 @@ pub use fetch::{
 pub use handler::{handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
 pub use record::DecisionRecord;
+pub use schedule::{RuleProblem, Schedule, ScheduleError, ScheduledBounds};
 pub use settings::{find as find_setting, Setting, SETTINGS};
 pub use state::{State, MAX_STATE_BYTES};

@@ -30,6 +30,9 @@ pub struct DecisionRecord {
     pub logs: LogsRecord,
     /// The group's limits and desired capacity before acting; `null` when it could not be read.
     pub capacity: Option<Capacity>,
+    /// The `LOGSCALE_SCHEDULE` rules that matched this time and their bounds (absent when none).
+    #[serde(skip_serializing_if = "crate::schedule::ScheduledBounds::is_empty")]
+    pub scheduled: crate::schedule::ScheduledBounds,
     /// At most [`MAX_INSTANCES`]; the averages count every instance.
     pub instances: Vec<InstanceRecord>,
     /// Instances beyond [`MAX_INSTANCES`], counted but not listed (absent when none).

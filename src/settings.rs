@@ -463,6 +463,28 @@ pub const WARMUP_SECONDS: Setting = Setting {
     },
     meaning: "younger instances stay out of the averages and hold scale-ins; the group's own DefaultInstanceWarmup, when set, takes its place",
 };
+pub const TARGET_REQUESTS_PER_INSTANCE: Setting = Setting {
+    variable: "LOGSCALE_TARGET_REQUESTS_PER_INSTANCE",
+    parameter: Some("TargetRequestsPerInstance"),
+    default: Fallback::Value("0"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 100_000_000.0,
+        whole: false,
+    },
+    meaning: "requests per minute one instance should serve: the requests signal proposes `ceil(requests per minute / this)`; `0` learns it from the runs where CPU was within 10 % of its target, used once an hour of such runs backs it, see [The policy](#the-policy)",
+};
+pub const DEMAND_MAX_UP_PERCENT: Setting = Setting {
+    variable: "LOGSCALE_DEMAND_MAX_UP_PERCENT",
+    parameter: Some("DemandMaxUpPercent"),
+    default: Fallback::Value("900"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 10_000.0,
+        whole: false,
+    },
+    meaning: "when measured demand (the requests signal) asks for more, one run may add up to this percentage of the capacity, beyond `LOGSCALE_MAX_UP_PERCENT`: a step in traffic is met in one run",
+};
 pub const PAUSED: Setting = Setting {
     variable: "LOGSCALE_PAUSED",
     parameter: Some("Paused"),
@@ -476,6 +498,23 @@ pub const STATE_KEY: Setting = Setting {
     default: Fallback::Derived("`logscale-state/<group>.json`"),
     allowed: KEY,
     meaning: "the state object's key in the log bucket",
+};
+pub const SCHEDULE: Setting = Setting {
+    variable: "LOGSCALE_SCHEDULE",
+    parameter: Some("Schedule"),
+    default: Fallback::Derived("none"),
+    // Lambda allows 4 KB of variables in all; a schedule is a few dozen characters a rule.
+    allowed: Allowed::Text {
+        max_len: Some(1024),
+    },
+    meaning: "minimums and maximums by day and local time, applied as floors and caps, for example `mon-fri 08:00-18:00 min=6; daily 00:00-06:00 max=4` (see [Scheduled capacity](#scheduled-capacity))",
+};
+pub const TIMEZONE: Setting = Setting {
+    variable: "LOGSCALE_TIMEZONE",
+    parameter: Some("TimeZone"),
+    default: Fallback::Value("UTC"),
+    allowed: Allowed::Text { max_len: Some(64) },
+    meaning: "the IANA time zone `LOGSCALE_SCHEDULE`'s times are in, such as `Europe/Paris`; daylight saving time is followed",
 };
 
 /// Every setting, in the README's order.
@@ -526,8 +565,12 @@ pub const SETTINGS: &[Setting] = &[
     FAILSAFE_STEP,
     LOG_SIGNALS_NEED_AGREEMENT,
     WARMUP_SECONDS,
+    TARGET_REQUESTS_PER_INSTANCE,
+    DEMAND_MAX_UP_PERCENT,
     PAUSED,
     STATE_KEY,
+    SCHEDULE,
+    TIMEZONE,
 ];
 
 /// The entry for `variable`, if it is a setting.

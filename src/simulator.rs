@@ -18,6 +18,15 @@
 //! Costs and outcomes: `instance_minutes` (every launched instance, serving or not),
 //! `slo_violation_minutes`, `scaling_actions`, `flaps` (a change of direction within 15
 //! minutes of the previous change) and `max_instances`.
+//!
+//! # Who decides
+//! [`Scaler::Logscale`] is logscale's decision under the given [`Policy`] (`original` or
+//! `default`). [`Scaler::TargetTracking`] and [`Scaler::Hpa`] are the peers users would pick
+//! instead, EC2 Auto Scaling target tracking and the Kubernetes HPA, both on average CPU with
+//! logscale's CPU target ([`Policy::target_cpu`]) for a fair comparison; what each follows
+//! and simplifies is in [`peers`]. All three run on the same model, at the same cadence
+//! ([`PERIOD_MINUTES`]), judged by the same SLO (the policy's slow and error thresholds) and
+//! reported the same way.
 
 use std::fmt::Write as _;
 
@@ -27,6 +36,10 @@ use thiserror::Error;
 
 use crate::decide::{decide, Capacity, Conditions, Policy, Signals};
 use crate::state::State;
+
+pub mod peers;
+
+pub use peers::{Hpa, MinuteSample, PeerInput, TargetTracking};
 
 /// Minutes between two decisions, as the Lambda's schedule.
 pub const PERIOD_MINUTES: u32 = 5;
@@ -219,8 +232,53 @@ impl Report {
     }
 }
 
-/// Runs the trace through the model under `policy`.
+/// Who decides the capacity in a simulation (see [Who decides](self#who-decides)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaler {
+    /// logscale's decision, `decide::decide`, under the policy.
+    Logscale,
+    /// EC2 Auto Scaling target tracking on average CPU ([`TargetTracking`]).
+    TargetTracking,
+    /// The Kubernetes HPA on CPU with its default behavior ([`Hpa`]).
+    Hpa,
+}
+
+impl Scaler {
+    /// `target-tracking` or `hpa`; `None` for anything else.
+    pub fn peer_named(name: &str) -> Option<Scaler> {
+        match name {
+            "target-tracking" => Some(Scaler::TargetTracking),
+            "hpa" => Some(Scaler::Hpa),
+            _ => None,
+        }
+    }
+}
+
+/// The decider of one run, with what it remembers between decisions.
+enum Decider {
+    /// The encoded state, as the Lambda stores it between runs.
+    Logscale {
+        stored: Vec<u8>,
+    },
+    TargetTracking(TargetTracking),
+    Hpa(Hpa),
+}
+
+/// Runs the trace through the model under logscale's `policy`.
 pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &str) -> Report {
+    simulate_with(trace, model, policy, Scaler::Logscale, label)
+}
+
+/// Runs the trace through the model with `scaler` deciding; `policy` gives the SLO (its slow
+/// and error thresholds), the latency percentile logscale reads and the CPU target the peers
+/// track.
+pub fn simulate_with(
+    trace: &[TracePoint],
+    model: &Model,
+    policy: &Policy,
+    scaler: Scaler,
+    label: &str,
+) -> Report {
     let epoch: DateTime<Utc> = DateTime::from_timestamp(1_733_616_000, 0).expect("valid");
     let th = &policy.thresholds;
     let last = trace.last().map_or(0, |p| p.minute);
@@ -237,7 +295,14 @@ pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &st
         }
     };
     let mut initial_count = initial as usize;
-    let mut stored = State::default().encode();
+    let mut decider = match scaler {
+        Scaler::Logscale => Decider::Logscale {
+            stored: State::default().encode(),
+        },
+        Scaler::TargetTracking => Decider::TargetTracking(TargetTracking::new(policy.target_cpu)),
+        Scaler::Hpa => Decider::Hpa(Hpa::new(policy.target_cpu)),
+    };
+    let mut samples: Vec<MinuteSample> = Vec::with_capacity(PERIOD_MINUTES as usize);
     let mut report = Report {
         policy: label.to_string(),
         minutes_simulated: 0,
@@ -250,6 +315,7 @@ pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &st
     };
     let mut last_change: Option<(u32, bool)> = None; // (minute, up?)
     let mut period = (0.0, 0.0, 0.0, 0.0, 0u32); // cpu, errors, latency p-th, slow, minutes
+    let mut period_requests = 0.0;
     let mut point = 0;
     for minute in 0..=last {
         while point + 1 < trace.len() && trace[point + 1].minute <= minute {
@@ -308,13 +374,24 @@ pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &st
         period.2 += quantile(pct);
         period.3 += slow;
         period.4 += 1;
+        samples.push(MinuteSample {
+            minute,
+            cpu: (serving > 0).then_some(cpu),
+            serving,
+            warm,
+        });
+        // Every request the logs would count, refused ones too.
+        period_requests += load;
 
         if (minute + 1) % PERIOD_MINUTES != 0 {
             continue;
         }
         let n = f64::from(period.4);
         let has_traffic = load > 0.0;
+        let requests_per_minute = Some(period_requests / n);
+        period_requests = 0.0;
         let signals = Signals {
+            requests_per_minute,
             cpu_percent: (warm > 0).then_some(period.0 / n),
             memory_percent: None,
             error_rate: has_traffic.then_some(period.1 / n),
@@ -326,22 +403,30 @@ pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &st
         };
         period = (0.0, 0.0, 0.0, 0.0, 0);
         let current = launched.len() as u32;
-        let capacity_limits = Capacity {
-            min: model.min,
-            max: model.max,
-            desired: current,
+        let to = match &mut decider {
+            Decider::Logscale { stored } => {
+                let capacity_limits = Capacity {
+                    min: model.min,
+                    max: model.max,
+                    desired: current,
+                };
+                let conditions = Conditions {
+                    activity_in_progress: false,
+                    warming_up: current - warm,
+                    ages_unknown: false,
+                };
+                // The real state handling: what was stored is decoded, and the new state encoded.
+                let state = State::decode(stored).unwrap_or_default();
+                let now = epoch + Duration::minutes(i64::from(minute));
+                let (decision, next) =
+                    decide(policy, &signals, capacity_limits, conditions, &state, now);
+                *stored = next.encode();
+                decision.to
+            }
+            Decider::TargetTracking(peer) => peer.decide(&peer_input(model, current, &samples)),
+            Decider::Hpa(peer) => peer.decide(&peer_input(model, current, &samples)),
         };
-        let conditions = Conditions {
-            activity_in_progress: false,
-            warming_up: current - warm,
-            ages_unknown: false,
-        };
-        // The real state handling: what was stored is decoded, and the new state encoded.
-        let state = State::decode(&stored).unwrap_or_default();
-        let now = epoch + Duration::minutes(i64::from(minute));
-        let (decision, next) = decide(policy, &signals, capacity_limits, conditions, &state, now);
-        stored = next.encode();
-        let to = decision.to;
+        samples.clear();
         if to != current {
             let up = to > current;
             report.scaling_actions += 1;
@@ -363,6 +448,18 @@ pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &st
     report
 }
 
+fn peer_input<'a>(model: &Model, current: u32, samples: &'a [MinuteSample]) -> PeerInput<'a> {
+    PeerInput {
+        min: model.min,
+        max: model.max,
+        current,
+        minutes: samples,
+    }
+}
+
+/// Points a plotted line has at most (about one a pixel of the plot's width).
+const MAX_PLOT_POINTS: usize = 1440;
+
 /// Load, serving capacity and instances over time, as an SVG line chart.
 pub fn plot_svg(report: &Report, model: &Model) -> String {
     let (w, h, left, right, top, bottom) = (960.0, 420.0, 70.0, 70.0, 40.0, 50.0);
@@ -379,8 +476,17 @@ pub fn plot_svg(report: &Report, model: &Model) -> String {
         .max(max_load / model.capacity_per_instance);
     let x = |m: f64| left + (w - left - right) * m / minutes;
     let y = |v: f64, top_value: f64| top + (h - top - bottom) * (1.0 - v / top_value);
+    // At most about a point a pixel: a week of minutes would otherwise be a megabyte a plot.
+    let stride = t.len().div_ceil(MAX_PLOT_POINTS).max(1);
+    let plotted: Vec<&Minute> = t
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % stride == 0 || i + 1 == t.len())
+        .map(|(_, m)| m)
+        .collect();
     let line = |value: &dyn Fn(&Minute) -> f64, scale: f64| {
-        t.iter()
+        plotted
+            .iter()
             .map(|m| format!("{:.1},{:.1}", x(f64::from(m.minute)), y(value(m), scale)))
             .collect::<Vec<_>>()
             .join(" ")
@@ -398,14 +504,23 @@ pub fn plot_svg(report: &Report, model: &Model) -> String {
         report.scaling_actions,
         report.flaps
     );
-    for m in t.iter().filter(|m| m.violation) {
-        let _ = writeln!(
-            svg,
-            r##"<rect x="{:.1}" y="{top}" width="{:.2}" height="{}" fill="#fbd5d5"/>"##,
-            x(f64::from(m.minute)),
-            (w - left - right) / minutes,
-            h - top - bottom
-        );
+    // One band per run of violating minutes.
+    let mut run_start: Option<u32> = None;
+    for (i, m) in t.iter().enumerate() {
+        if m.violation && run_start.is_none() {
+            run_start = Some(m.minute);
+        }
+        let run_ends = t.get(i + 1).is_none_or(|next| !next.violation);
+        if let (Some(start), true) = (run_start, m.violation && run_ends) {
+            let _ = writeln!(
+                svg,
+                r##"<rect x="{:.1}" y="{top}" width="{:.2}" height="{}" fill="#fbd5d5"/>"##,
+                x(f64::from(start)),
+                (w - left - right) * f64::from(m.minute + 1 - start) / minutes,
+                h - top - bottom
+            );
+            run_start = None;
+        }
     }
     let _ = writeln!(
         svg,
@@ -568,6 +683,85 @@ mod tests {
             );
             assert_eq!(d.flaps, 0, "{name}");
         }
+    }
+
+    #[test]
+    fn the_peers_settle_on_a_steady_load_without_flaps() {
+        let model = Model {
+            initial: Some(2),
+            ..Model::default()
+        };
+        for scaler in [Scaler::TargetTracking, Scaler::Hpa] {
+            let r = simulate_with(
+                &flat(3000.0, 240),
+                &model,
+                &Policy::default(),
+                scaler,
+                "peer",
+            );
+            assert_eq!(r.flaps, 0, "{scaler:?}");
+            let end = r.timeline.last().unwrap().instances;
+            // 3,000 rpm at a 65 % CPU target: about 5 instances.
+            assert!((5..=6).contains(&end), "{scaler:?}: {end}");
+        }
+    }
+
+    #[test]
+    fn target_tracking_waits_three_minutes_and_hpa_doubles_at_most() {
+        // ×4 at minute 60, from 3 instances: the alarm needs 3 minutes above the target,
+        // the HPA may only double (or add 4) a decision.
+        let mut trace = flat(3000.0, 60);
+        trace.extend((60..120).map(|minute| TracePoint {
+            minute,
+            requests_per_minute: 12000.0,
+            error_rate: 0.0,
+        }));
+        let model = Model::default();
+        let tt = simulate_with(
+            &trace,
+            &model,
+            &Policy::default(),
+            Scaler::TargetTracking,
+            "tt",
+        );
+        let hpa = simulate_with(&trace, &model, &Policy::default(), Scaler::Hpa, "hpa");
+        let at = |r: &Report, minute: usize| r.timeline[minute].instances;
+        // The first decision after the step (minute 64) sees 4 minutes above: both scale out.
+        assert_eq!(at(&tt, 64), 5);
+        assert!(at(&tt, 65) > 5, "{}", at(&tt, 65));
+        assert!(at(&hpa, 65) > 5 && at(&hpa, 65) <= 10, "{}", at(&hpa, 65));
+        assert!(tt.slo_violation_minutes > 0 && hpa.slo_violation_minutes > 0);
+    }
+
+    #[test]
+    fn peers_are_named_target_tracking_and_hpa() {
+        assert_eq!(
+            Scaler::peer_named("target-tracking"),
+            Some(Scaler::TargetTracking)
+        );
+        assert_eq!(Scaler::peer_named("hpa"), Some(Scaler::Hpa));
+        assert_eq!(Scaler::peer_named("default"), None);
+    }
+
+    #[test]
+    fn a_long_plot_is_thinned_and_violations_are_bands() {
+        let model = Model {
+            max: 2,
+            initial: Some(2),
+            ..Model::default()
+        };
+        // A week overloaded: every minute violates, one band; each line at most ~1,440 points.
+        let r = simulate(&flat(5000.0, 7 * 1440), &model, &Policy::default(), "week");
+        let svg = plot_svg(&r, &model);
+        assert_eq!(svg.matches("fill=\"#fbd5d5\"").count(), 1);
+        let longest = svg
+            .lines()
+            .filter(|l| l.starts_with("<polyline"))
+            .map(|l| l.matches(',').count())
+            .max()
+            .unwrap();
+        assert!(longest <= MAX_PLOT_POINTS + 1, "{longest}");
+        assert!(svg.len() < 150_000, "{}", svg.len());
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn refuse_size(size: u64) -> Option<String> {
 }
 
 /// Stored state as decoded, with what was dropped from it as untrustworthy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decoded {
     pub state: State,
     /// One sentence per kind of entry dropped, for the record's notes.
@@ -98,7 +98,7 @@ pub struct LastDecision {
     pub to: u32,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     #[serde(default)]
     pub version: u32,
@@ -125,6 +125,26 @@ pub struct State {
     /// With keys that sort by time: the next listing starts after this key.
     #[serde(default)]
     pub list_after: Option<String>,
+    /// Requests per minute one instance serves at the CPU target, learned from the runs where
+    /// CPU was near it: the requests signal's target when none is configured.
+    #[serde(default)]
+    pub requests_per_instance: Option<LearnedRate>,
+    /// The scale-in stabilization window is this many times the configured one (1, 2, 4 or 8;
+    /// 0 in an older state means 1): doubled each time a scale-in is soon reversed.
+    #[serde(default)]
+    pub stabilization_factor: u32,
+    /// When the group was last scaled in, and when the factor last changed.
+    #[serde(default)]
+    pub last_scale_in: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub factor_changed: Option<DateTime<Utc>>,
+}
+
+/// A rate learned from runs: its moving average and how many runs it rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LearnedRate {
+    pub per_instance: f64,
+    pub runs: u32,
 }
 
 impl State {
@@ -158,6 +178,16 @@ impl State {
     /// keys S3 could not have written. Returns a sentence per kind of entry dropped.
     fn sanitize(&mut self) -> Vec<String> {
         let mut dropped = Vec::new();
+
+        if let Some(rate) = self.requests_per_instance {
+            if !(rate.per_instance.is_finite() && rate.per_instance > 0.0) {
+                self.requests_per_instance = None;
+                dropped.push(format!(
+                    "a learned rate of {} requests per instance dropped: not a positive number",
+                    rate.per_instance
+                ));
+            }
+        }
 
         self.recommendations.sort_by_key(|r| r.at);
         self.recommendations.dedup();

@@ -1296,3 +1296,28 @@ async fn the_terminal_summary_shows_the_warnings() {
     assert!(text.contains("TargetTrackingScaling"), "{text}");
     assert!(!text.contains('\u{1b}'), "escaped: {text}");
 }
+
+/// Issue 10: a scheduled minimum is a floor for the time it names, said in the record.
+#[tokio::test]
+async fn a_scheduled_minimum_raises_the_group_for_its_hours_only() {
+    // now() is Sunday 2024-12-08 12:35 UTC, 13:35 in Paris.
+    let cloud = world(1, 10, 2, &[40.0, 40.0]);
+    let cfg = config(&[
+        (
+            "LOGSCALE_SCHEDULE",
+            "sat,sun 13:00-14:00 min=6; mon-fri 08:00-18:00 min=9",
+        ),
+        ("LOGSCALE_TIMEZONE", "Europe/Paris"),
+    ]);
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.decision.to, 6, "{:?}", record.decision.reasons);
+    assert!(rules(&record).contains(&"scheduled".to_string()));
+    assert_eq!(record.scheduled.min, Some(6));
+    assert_eq!(record.scheduled.rules, ["sat,sun 13:00-14:00 min=6"]);
+    assert_eq!(cloud.group(GROUP).unwrap().desired, 6);
+    // An hour later the rule no longer matches: no floor, nothing in the record.
+    let later = run_at(&cloud, &cfg, false, now() + chrono::Duration::hours(1)).await;
+    assert!(later.scheduled.is_empty());
+    let json = serde_json::to_value(&later).unwrap();
+    assert!(json.get("scheduled").is_none());
+}

@@ -33,6 +33,9 @@ pub struct Signals {
     pub slow_rate: Option<f64>,
     /// The chosen latency percentile (p95 by default), ms; `None` without timed requests.
     pub latency_ms: Option<f64>,
+    /// Requests per minute over the window, every request the logs count (refused ones too);
+    /// `None` without logs.
+    pub requests_per_minute: Option<f64>,
     /// Every object of the window was read (no missing bucket, no unreadable object).
     pub logs_complete: bool,
     /// How many instances the CPU average covers (in service, warmed up, with datapoints).

@@ -46,6 +46,12 @@ pub struct Policy {
     /// run only when CPU or memory also asks for more: whoever can write under the log prefix
     /// can then add at most one instance a run on their own.
     pub log_signals_need_agreement: bool,
+    /// Requests per minute one instance should serve; `None`: learned from the runs where CPU
+    /// was near its target (see `proportional::MIN_LEARNED_RUNS`).
+    pub target_requests_per_instance: Option<f64>,
+    /// When measured demand (the requests signal) asks for more, one run may add up to this
+    /// percentage of the capacity, beyond `max_up_percent`.
+    pub demand_max_up_percent: f64,
     /// Instances younger than this are left out of the averages and hold scale-ins.
     pub warmup: Duration,
     /// Decide and record, but hold.
@@ -71,6 +77,8 @@ impl Default for Policy {
             failsafe_runs: 0,
             failsafe_step: 1,
             log_signals_need_agreement: true,
+            target_requests_per_instance: None,
+            demand_max_up_percent: 900.0,
             warmup: Duration::from_secs(300),
             paused: false,
         }

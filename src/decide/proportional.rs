@@ -64,7 +64,10 @@ pub fn decide(
     reasons.extend(ignored_reason(&ignored));
     let ignored: Vec<Signal> = ignored.iter().map(|(signal, ..)| *signal).collect();
     let s = &sane;
-    let mut signals = proposals(policy, s, current);
+    let requests_target = policy
+        .target_requests_per_instance
+        .or_else(|| learned_target(state.requests_per_instance));
+    let mut signals = proposals(policy, s, current, requests_target);
     reasons.extend(bound_proposals(policy, &mut signals, current));
     reasons.extend(wait_for_warm_up(&mut signals, current, cond.warming_up));
     reasons.extend(log_signals_need_agreement(policy, &mut signals, current));
@@ -72,25 +75,54 @@ pub fn decide(
     let raw = largest_or_fail_safe(policy, &signals, current, no_signal_runs).record(&mut reasons);
     let raw = guard_rail(&policy.thresholds, s, raw, current, cond.warming_up).record(&mut reasons);
     let raw = never_in_on_missing_data(s, &ignored, raw, current).record(&mut reasons);
+    // Measured demand asked for the winning capacity: the first step may go straight to it.
+    let by_demand = raw > current
+        && signals
+            .iter()
+            .any(|r| r.signal.is_demand() && r.proposal >= raw);
 
     // The window remembers the recommendation before stabilization and limits, as the HPA's.
     // What an earlier run remembered is read back from an object others may write to: each is
     // brought within the group's limits before it counts (a tampered `u32::MAX` is the max).
     let mut state = State {
         no_signal_runs,
+        requests_per_instance: learn_requests_per_instance(
+            policy,
+            s,
+            current,
+            state.requests_per_instance,
+        ),
         ..state.clone()
     };
     for remembered in &mut state.recommendations {
         remembered.capacity = c.clamp(remembered.capacity);
     }
-    let window = chrono::Duration::from_std(policy.stabilization).unwrap_or_default();
-    state.remember(now, raw, window);
-    let to =
-        stabilize(raw, current, state.highest_recent(), policy.stabilization).record(&mut reasons);
+    let base = chrono::Duration::from_std(policy.stabilization).unwrap_or_default();
+    // Remembered for the longest window the adaptive factor can reach.
+    state.remember(now, raw, base * MAX_STABILIZATION_FACTOR as i32);
+    let factor = state
+        .stabilization_factor
+        .clamp(1, MAX_STABILIZATION_FACTOR);
+    let window = base * factor as i32;
+    let highest = state
+        .recommendations
+        .iter()
+        .filter(|r| r.at > now - window)
+        .map(|r| r.capacity)
+        .max();
+    let to = stabilize(
+        raw,
+        current,
+        highest,
+        window.to_std().unwrap_or_default(),
+        factor,
+    )
+    .record(&mut reasons);
     let to = scale_in_waits(to, current, cond).record(&mut reasons);
 
-    let to = rate_limit(policy, to, current).record(&mut reasons);
+    let to = rate_limit(policy, to, current, by_demand).record(&mut reasons);
     let to = clamp_to_group(c, to).record(&mut reasons);
+    reasons.extend(adapt_stabilization(&mut state, base, current, to, now));
 
     let decision = Decision {
         from: c.desired,
@@ -98,7 +130,13 @@ pub fn decide(
         explanation: explain::proportional(c.desired, to, &reasons, &signals),
         reasons,
         signals,
-        window: state.recommendations.clone(),
+        // The record shows the window that applied; the state keeps the longest one.
+        window: state
+            .recommendations
+            .iter()
+            .filter(|r| r.at > now - window)
+            .copied()
+            .collect(),
     };
     (decision, state)
 }
@@ -168,6 +206,8 @@ fn implausible(signal: Signal, value: f64) -> Option<&'static str> {
         Some("negative")
     } else if signal == Signal::Latency && value > MAX_PLAUSIBLE_LATENCY_MS {
         Some("over a day")
+    } else if signal == Signal::Requests {
+        None
     } else if signal != Signal::Latency && value > 100.0 + PERCENT_ROUNDING {
         Some("over 100%")
     } else {
@@ -189,6 +229,7 @@ fn without_implausible_values(s: &Signals) -> (Signals, Vec<(Signal, f64, &'stat
             Signal::Latency => &mut sane.latency_ms,
             Signal::ErrorRate => &mut sane.error_rate,
             Signal::SlowRate => &mut sane.slow_rate,
+            Signal::Requests => &mut sane.requests_per_minute,
         };
         if let Some(value) = *slot {
             if let Some(why) = implausible(signal, value) {
@@ -227,12 +268,62 @@ fn shown(signal: Signal, value: f64) -> String {
     if value.abs() < 1e9 {
         return signal.show(value);
     }
-    let unit = if signal == Signal::Latency {
-        " ms"
-    } else {
-        "%"
+    let unit = match signal {
+        Signal::Latency => " ms",
+        Signal::Requests => " requests/min",
+        _ => "%",
     };
     format!("{value:e}{unit}")
+}
+
+/// How many runs near the CPU target a learned requests-per-instance rate must rest on
+/// before the requests signal uses it: an hour of five-minute runs.
+pub const MIN_LEARNED_RUNS: u32 = 12;
+
+/// How near the CPU target (as a share of it) a run must be to teach the requests rate.
+const LEARN_NEAR_TARGET: f64 = 0.1;
+
+/// The weight of one run in the learned rate's moving average.
+const LEARN_WEIGHT: f64 = 0.2;
+
+/// The learned requests-per-instance rate, once it rests on [`MIN_LEARNED_RUNS`] runs.
+fn learned_target(learned: Option<crate::state::LearnedRate>) -> Option<f64> {
+    learned
+        .filter(|r| {
+            r.runs >= MIN_LEARNED_RUNS && r.per_instance.is_finite() && r.per_instance > 0.0
+        })
+        .map(|r| r.per_instance)
+}
+
+/// What the next run knows of the requests one instance serves at the CPU target: this run
+/// teaches it when CPU was within [`LEARN_NEAR_TARGET`] of the target on a complete window
+/// (a partial one undercounts), scaled to exactly the target.
+fn learn_requests_per_instance(
+    policy: &Policy,
+    s: &Signals,
+    current: u32,
+    learned: Option<crate::state::LearnedRate>,
+) -> Option<crate::state::LearnedRate> {
+    let (Some(cpu), Some(rpm)) = (s.cpu_percent, s.requests_per_minute) else {
+        return learned;
+    };
+    let near = (cpu - policy.target_cpu).abs() <= policy.target_cpu * LEARN_NEAR_TARGET;
+    if !near || !s.logs_complete || current == 0 || rpm <= 0.0 || cpu <= 0.0 {
+        return learned;
+    }
+    let sample = rpm / f64::from(current) * policy.target_cpu / cpu;
+    Some(match learned {
+        Some(r) if r.per_instance.is_finite() && r.per_instance > 0.0 => {
+            crate::state::LearnedRate {
+                per_instance: r.per_instance + LEARN_WEIGHT * (sample - r.per_instance),
+                runs: r.runs.saturating_add(1),
+            }
+        }
+        _ => crate::state::LearnedRate {
+            per_instance: sample,
+            runs: 1,
+        },
+    })
 }
 
 /// How many instances one run may add to `current` (the rate limit's step up).
@@ -328,7 +419,12 @@ fn silent_runs(policy: &Policy, stored: u32, silent: bool) -> u32 {
 
 /// Step 1: what each signal that has a value and a target proposes, in [`Signal::ALL`]'s
 /// order.
-fn proposals(policy: &Policy, s: &Signals, current: u32) -> Vec<SignalReport> {
+fn proposals(
+    policy: &Policy,
+    s: &Signals,
+    current: u32,
+    requests_target: Option<f64>,
+) -> Vec<SignalReport> {
     // Without a CPU average there are no measured instances: the current capacity stands in.
     let measured = if s.counted_instances > 0 {
         s.counted_instances
@@ -345,6 +441,15 @@ fn proposals(policy: &Policy, s: &Signals, current: u32) -> Vec<SignalReport> {
                 Signal::Latency => (s.latency_ms, policy.target_latency_ms, current),
                 Signal::ErrorRate => (s.error_rate, th.error_rate, current),
                 Signal::SlowRate => (s.slow_rate, th.slow_rate, current),
+                // Per instance of the current capacity, so that basis × value / target is the
+                // demand in instances, however many serve now.
+                Signal::Requests => (
+                    s.requests_per_minute
+                        .filter(|_| current > 0)
+                        .map(|rpm| rpm / f64::from(current)),
+                    requests_target.unwrap_or(0.0),
+                    current,
+                ),
             };
             let value = value.filter(|_| target > 0.0)?;
             Some(propose(policy, signal, value, target, basis, current))
@@ -399,9 +504,11 @@ fn wait_for_warm_up(
         return None;
     }
     let mut waited = Vec::new();
+    // Measured demand is a number of instances, not a symptom: capacity on its way is
+    // already in `current`, so it does not ask for it twice.
     for report in proposals
         .iter_mut()
-        .filter(|r| r.signal.is_from_logs() && r.proposal > current)
+        .filter(|r| r.signal.is_from_logs() && !r.signal.is_demand() && r.proposal > current)
     {
         waited.push(format!("{} asks for {}", report.signal, report.proposal));
         report.proposal = current;
@@ -517,7 +624,13 @@ fn never_in_on_missing_data(s: &Signals, ignored: &[Signal], raw: u32, current: 
 
 /// Step 4, down slow: a scale-in goes no lower than the highest recommendation remembered over
 /// the `stabilization` window (this run's included), and never up.
-fn stabilize(raw: u32, current: u32, highest_recent: Option<u32>, stabilization: Duration) -> Step {
+fn stabilize(
+    raw: u32,
+    current: u32,
+    highest_recent: Option<u32>,
+    stabilization: Duration,
+    factor: u32,
+) -> Step {
     if raw >= current {
         return Step::keep(raw);
     }
@@ -525,14 +638,88 @@ fn stabilize(raw: u32, current: u32, highest_recent: Option<u32>, stabilization:
     if highest <= raw {
         return Step::keep(raw);
     }
+    let why = if factor > 1 {
+        format!(" ({factor} times the configured window: the load has been swinging)")
+    } else {
+        String::new()
+    };
     Step::by(
         Rule::Stabilized,
         highest,
         format!(
-            "the highest recommendation of the last {} min is {highest}, so no lower",
+            "the highest recommendation of the last {} min{why} is {highest}, so no lower",
             stabilization.as_secs() / 60
         ),
     )
+}
+
+/// The most the scale-in stabilization window grows: eight times (two hours from 15 minutes).
+pub const MAX_STABILIZATION_FACTOR: u32 = 8;
+
+/// After a reversal, the load must stay calm this many windows before the factor halves.
+const CALM_WINDOWS: i32 = 2;
+
+/// Step 6, learning from this run: a scale-out within twice the stabilization window of a
+/// scale-in means the load swings faster than the window sees (the scale-in was wrong, the
+/// peak came back), so the window doubles, up to [`MAX_STABILIZATION_FACTOR`] times the
+/// configured one; after [`CALM_WINDOWS`] windows without a reversal in which the recommendations
+/// stayed within one instance of each other, it halves again. A scale-in is remembered.
+fn adapt_stabilization(
+    state: &mut State,
+    base: chrono::Duration,
+    current: u32,
+    to: u32,
+    now: DateTime<Utc>,
+) -> Option<Reason> {
+    let factor = state
+        .stabilization_factor
+        .clamp(1, MAX_STABILIZATION_FACTOR);
+    let window = base * factor as i32;
+    if to < current {
+        state.last_scale_in = Some(now);
+    }
+    let reversed_after = state
+        .last_scale_in
+        .filter(|t| to > current && *t <= now && now - *t <= window * 2)
+        .map(|t| now - t);
+    if let Some(ago) = reversed_after {
+        let doubled = factor.saturating_mul(2).min(MAX_STABILIZATION_FACTOR);
+        state.stabilization_factor = doubled;
+        state.factor_changed = Some(now);
+        // One reversal is counted once.
+        state.last_scale_in = None;
+        return (doubled > factor).then(|| {
+            Reason::new(
+                Rule::LoadSwings,
+                format!(
+                    "the scale-in {} min ago is reversed: the load swings, so scale-ins now wait for the highest recommendation of {} min instead of {}",
+                    ago.num_minutes(),
+                    (base * doubled as i32).num_minutes(),
+                    window.num_minutes()
+                ),
+            )
+        });
+    }
+    let since_change = state
+        .factor_changed
+        .map_or(window * CALM_WINDOWS, |t| now - t);
+    let recent: Vec<u32> = state
+        .recommendations
+        .iter()
+        .filter(|r| r.at > now - window)
+        .map(|r| r.capacity)
+        .collect();
+    let calm = match (recent.iter().min(), recent.iter().max()) {
+        (Some(lo), Some(hi)) => hi - lo <= 1,
+        _ => true,
+    };
+    if factor > 1 && calm && since_change >= window * CALM_WINDOWS {
+        state.stabilization_factor = factor / 2;
+        state.factor_changed = Some(now);
+    } else {
+        state.stabilization_factor = factor;
+    }
+    None
 }
 
 /// Step 4: a scale-in waits while a scaling activity runs or instances warm up; their effect
@@ -559,15 +746,25 @@ fn scale_in_waits(to: u32, current: u32, cond: Conditions) -> Step {
 /// Step 5: one run adds at most the larger of `max_up_percent` % of `current` (rounded up)
 /// and `max_up_step`, and removes at most the larger of `max_down_percent` % (rounded down)
 /// and `max_down_step`.
-fn rate_limit(policy: &Policy, to: u32, current: u32) -> Step {
+fn rate_limit(policy: &Policy, to: u32, current: u32, by_demand: bool) -> Step {
     if to > current {
-        let step = most_added(policy, current);
+        let step = if by_demand {
+            most_added(policy, current)
+                .max((f64::from(current) * policy.demand_max_up_percent / 100.0).ceil() as u32)
+        } else {
+            most_added(policy, current)
+        };
         let most = current.saturating_add(step);
         if to > most {
+            let which = if by_demand {
+                " (measured demand's limit)"
+            } else {
+                ""
+            };
             return Step::by(
                 Rule::LimitUp,
                 most,
-                format!("at most +{step} per run (asked for {to})"),
+                format!("at most +{step} per run{which} (asked for {to})"),
             );
         }
     } else if to < current {
@@ -1101,7 +1298,7 @@ mod tests {
             ),
         ];
         for (name, s, current, want) in cases {
-            let got: Vec<_> = proposals(&p, &s, current)
+            let got: Vec<_> = proposals(&p, &s, current, None)
                 .iter()
                 .map(|r| (r.signal, r.basis, r.proposal, r.within_tolerance))
                 .collect();
@@ -1113,7 +1310,7 @@ mod tests {
         };
         let s = full(90.0, 4);
         assert!(
-            proposals(&no_target, &s, 4)
+            proposals(&no_target, &s, 4, None)
                 .iter()
                 .all(|r| r.signal != Signal::Cpu),
             "a zero target turns its signal off"
@@ -1312,11 +1509,11 @@ mod tests {
             (4, Some(9), 6, Some(Rule::Stabilized)),
         ];
         for (raw, highest, capacity, rule) in cases {
-            let got = outcome(stabilize(raw, 6, highest, window));
+            let got = outcome(stabilize(raw, 6, highest, window, 1));
             assert_eq!(got, (capacity, rule), "{raw} {highest:?}");
         }
         assert_eq!(
-            stabilize(4, 6, Some(5), window).reason.unwrap().detail,
+            stabilize(4, 6, Some(5), window, 1).reason.unwrap().detail,
             "the highest recommendation of the last 15 min is 5, so no lower"
         );
     }
@@ -1376,11 +1573,11 @@ mod tests {
             (0, 9, 4, Some(Rule::LimitUp)),
         ];
         for (current, to, capacity, rule) in cases {
-            let got = outcome(rate_limit(&p, to, current));
+            let got = outcome(rate_limit(&p, to, current, false));
             assert_eq!(got, (capacity, rule), "{current} → {to}");
         }
         assert_eq!(
-            rate_limit(&p, 7, 2).reason.unwrap().detail,
+            rate_limit(&p, 7, 2, false).reason.unwrap().detail,
             "at most +4 per run (asked for 7)"
         );
     }
@@ -1568,7 +1765,13 @@ mod tests {
             } else {
                 100.5
             };
-            for value in nonsense.iter().copied().chain([too_big, 1e300]) {
+            // Requests have no ceiling: a huge count is bounded by the proposal bound instead.
+            let too_large: &[f64] = if signal == Signal::Requests {
+                &[]
+            } else {
+                &[too_big, 1e300]
+            };
+            for value in nonsense.iter().chain(too_large).copied() {
                 let mut s = full(50.0, 4);
                 s.memory_percent = Some(50.0);
                 let slot = match signal {
@@ -1577,6 +1780,7 @@ mod tests {
                     Signal::Latency => &mut s.latency_ms,
                     Signal::ErrorRate => &mut s.error_rate,
                     Signal::SlowRate => &mut s.slow_rate,
+                    Signal::Requests => &mut s.requests_per_minute,
                 };
                 *slot = Some(value);
                 let (d, _) = run(
@@ -1840,5 +2044,138 @@ mod tests {
             "no signal proposes more than 40 from 4 (10 times, or what the rate limit allows a \
              run); cut 1 to it (error_rate asked for 50)"
         );
+    }
+
+    /// Issue 10: measured demand proposes `ceil(requests per minute / target)` at its full size,
+    /// past the usual rate limit (up to the demand limit) and through a warm-up.
+    #[test]
+    fn requests_propose_the_demand_in_instances_in_one_step() {
+        let p = Policy {
+            target_requests_per_instance: Some(500.0),
+            ..Policy::default()
+        };
+        // Eight times the quiet load arrives: 16,000 requests a minute on 4 instances, with CPU
+        // at its ceiling (it cannot show how far beyond 100 % the demand is).
+        let s = Signals {
+            requests_per_minute: Some(16_000.0),
+            ..full(100.0, 4)
+        };
+        let warming = Conditions {
+            warming_up: 1,
+            ..Conditions::default()
+        };
+        let (d, _) = run(&p, &s, cap(1, 100, 4), warming, &State::default(), 0);
+        let requests = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::Requests)
+            .expect("a requests proposal");
+        assert_eq!(requests.proposal, 32, "16,000 / 500");
+        assert_eq!(d.to, 32, "{:?}", d.reasons);
+        // The usual limit would have stopped at 4 + 200 % = 12.
+        let usual = Policy {
+            demand_max_up_percent: 0.0,
+            ..p.clone()
+        };
+        let (d, _) = run(&usual, &s, cap(1, 100, 4), warming, &State::default(), 0);
+        assert_eq!(d.to, 12);
+        assert!(d.rules().contains(&Rule::LimitUp));
+    }
+
+    /// Issue 10: without a configured target the rate is learned from runs near the CPU target,
+    /// and used only once it rests on an hour of them.
+    #[test]
+    fn the_requests_target_is_learned_near_the_cpu_target_and_used_after_enough_runs() {
+        let p = Policy::default();
+        // 4 instances at 65 % CPU serve 2,600 requests a minute: 650 each at the target.
+        let near = Signals {
+            requests_per_minute: Some(2_600.0),
+            ..full(65.0, 4)
+        };
+        let mut st = State::default();
+        for k in 0..MIN_LEARNED_RUNS {
+            let (d, next) = run(
+                &p,
+                &near,
+                cap(1, 100, 4),
+                Conditions::default(),
+                &st,
+                i64::from(k) * 5,
+            );
+            if k + 1 < MIN_LEARNED_RUNS {
+                assert!(
+                    d.signals.iter().all(|r| r.signal != Signal::Requests),
+                    "run {k}: not yet"
+                );
+            }
+            st = next;
+        }
+        let learned = st.requests_per_instance.unwrap();
+        assert_eq!(learned.runs, MIN_LEARNED_RUNS);
+        assert!((learned.per_instance - 650.0).abs() < 1e-6, "{learned:?}");
+        // Far from the target it does not learn: a saturated CPU says nothing of the rate.
+        let hot = Signals {
+            requests_per_minute: Some(13_000.0),
+            ..full(100.0, 4)
+        };
+        let (d, next) = run(&p, &hot, cap(1, 100, 4), Conditions::default(), &st, 100);
+        assert_eq!(next.requests_per_instance, st.requests_per_instance);
+        let requests = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::Requests)
+            .unwrap();
+        assert_eq!(requests.proposal, 20, "13,000 / 650");
+    }
+
+    /// Issue 10: a scale-in reversed soon after doubles the stabilization window; calm halves
+    /// it again.
+    #[test]
+    fn a_reversed_scale_in_lengthens_the_stabilization_window_until_the_load_calms() {
+        let p = Policy {
+            max_down_percent: 50.0,
+            ..Policy::default()
+        };
+        let quiet = full(20.0, 6);
+        let hot = full(95.0, 4);
+        // Minute 0: busy at 6; 20 min of quiet: the 15-min window lets a scale-in through.
+        let (_, st) = run(
+            &p,
+            &full(65.0, 6),
+            cap(1, 20, 6),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        let (_, st) = run(&p, &quiet, cap(1, 20, 6), Conditions::default(), &st, 10);
+        let (d, st) = run(&p, &quiet, cap(1, 20, 6), Conditions::default(), &st, 20);
+        assert!(d.to < 6, "a scale-in: {:?}", d.reasons);
+        // The peak comes back ten minutes later: the scale-out doubles the window.
+        let (d, st) = run(&p, &hot, cap(1, 20, d.to), Conditions::default(), &st, 30);
+        assert!(d.to > 4);
+        assert!(d.rules().contains(&Rule::LoadSwings), "{:?}", d.reasons);
+        assert_eq!(st.stabilization_factor, 2);
+        // Quiet again at minute 50: the 30-min window still holds the peak, so no scale-in.
+        let (d2, st) = run(&p, &quiet, cap(1, 20, d.to), Conditions::default(), &st, 50);
+        assert_eq!(d2.to, d.to, "{:?}", d2.reasons);
+        assert!(d2
+            .reasons
+            .iter()
+            .any(|r| r.rule == Rule::Stabilized && r.detail.contains("30 min")));
+        // Hours of a steady load: the window halves back.
+        let mut st = st;
+        let steady = full(65.0, d.to);
+        for k in 0..30 {
+            let (_, next) = run(
+                &p,
+                &steady,
+                cap(1, 20, d.to),
+                Conditions::default(),
+                &st,
+                60 + 5 * k,
+            );
+            st = next;
+        }
+        assert_eq!(st.stabilization_factor, 1);
     }
 }

@@ -43,6 +43,8 @@ pub enum Rule {
     MissingData,
     /// A scale-in went only as low as the highest recommendation of the stabilization window.
     Stabilized,
+    /// A scale-out soon after a scale-in: the load swings, so the stabilization window doubled.
+    LoadSwings,
     /// A scale-in waits for a scaling activity or warming instances.
     ScaleInWaits,
     /// The scale-out was cut to the most one run may add.
@@ -91,6 +93,8 @@ pub enum Rule {
     /// The group counts capacity in units logscale cannot size (vCPUs, memory, or instances of
     /// different weights): decided and recorded, but held.
     UnsupportedCapacity,
+    /// `LOGSCALE_SCHEDULE` narrowed the limits for this time: a floor (min) or a cap (max).
+    Scheduled,
 }
 
 /// A signal that proposes a capacity, in the order the record lists them.
@@ -102,16 +106,19 @@ pub enum Signal {
     Latency,
     ErrorRate,
     SlowRate,
+    /// Requests per minute per instance, from the logs: demand itself, which does not saturate.
+    Requests,
 }
 
 impl Signal {
     /// Every signal, in the order they are weighed and reported.
-    pub const ALL: [Signal; 5] = [
+    pub const ALL: [Signal; 6] = [
         Signal::Cpu,
         Signal::Memory,
         Signal::Latency,
         Signal::ErrorRate,
         Signal::SlowRate,
+        Signal::Requests,
     ];
 
     /// The name the record and the explanations use.
@@ -122,18 +129,29 @@ impl Signal {
             Signal::Latency => "latency",
             Signal::ErrorRate => "error_rate",
             Signal::SlowRate => "slow_rate",
+            Signal::Requests => "requests",
         }
     }
 
     /// Read from the window's logs (rather than measured on the instances).
     pub fn is_from_logs(self) -> bool {
-        matches!(self, Signal::Latency | Signal::ErrorRate | Signal::SlowRate)
+        matches!(
+            self,
+            Signal::Latency | Signal::ErrorRate | Signal::SlowRate | Signal::Requests
+        )
     }
 
-    /// `value` in this signal's unit, for people: milliseconds or a percentage.
+    /// Demand measured as such (every request counted, refused ones too), rather than a
+    /// symptom of too little capacity: its proposal is an absolute number of instances.
+    pub fn is_demand(self) -> bool {
+        self == Signal::Requests
+    }
+
+    /// `value` in this signal's unit, for people: milliseconds, requests or a percentage.
     pub fn show(self, value: f64) -> String {
         match self {
             Signal::Latency => format!("{value:.0} ms"),
+            Signal::Requests => format!("{value:.0} requests/min per instance"),
             _ => format!("{value:.1}%"),
         }
     }
@@ -208,6 +226,7 @@ mod tests {
             (Rule::GuardRail, "guard_rail"),
             (Rule::MissingData, "missing_data"),
             (Rule::Stabilized, "stabilized"),
+            (Rule::LoadSwings, "load_swings"),
             (Rule::ScaleInWaits, "scale_in_waits"),
             (Rule::LimitUp, "limit_up"),
             (Rule::LimitDown, "limit_down"),
@@ -228,11 +247,12 @@ mod tests {
             (Rule::Replay, "replay"),
             (Rule::GroupChanged, "group_changed"),
             (Rule::UnsupportedCapacity, "unsupported_capacity"),
+            (Rule::Scheduled, "scheduled"),
         ];
         for (rule, name) in spelled {
             assert_eq!(serde_json::to_value(rule).unwrap(), name);
         }
         let names: std::collections::BTreeSet<&str> = spelled.iter().map(|(_, n)| *n).collect();
-        assert_eq!(names.len(), 33, "every rule once");
+        assert_eq!(names.len(), 35, "every rule once");
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use logscale::simulator::{parse_trace, plot_svg, simulate, Model};
+use logscale::simulator::{parse_trace, plot_svg, simulate_with, Model, Scaler};
 use logscale::Config;
 
 #[derive(clap::Args)]
@@ -14,7 +14,9 @@ pub struct Args {
     /// CSV with header minute,requests_per_minute[,error_rate].
     #[arg(long)]
     trace: PathBuf,
-    /// original, default, or a JSON file of LOGSCALE_* settings.
+    /// original, default, a JSON file of LOGSCALE_* settings, or a peer: target-tracking
+    /// (EC2 Auto Scaling target tracking on CPU) or hpa (the Kubernetes HPA on CPU), both at
+    /// the default policy's CPU target and judged by its SLO.
     #[arg(long, default_value = "default")]
     policy: String,
     /// Print the report as JSON.
@@ -68,7 +70,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(trace).with_context(|| format!("reading {}", trace.display()))?;
     let points = parse_trace(&text).with_context(|| format!("in {}", trace.display()))?;
-    let settings = policy_settings(&args.policy)?;
+    let peer = Scaler::peer_named(&args.policy);
+    let settings = match peer {
+        Some(_) => policy_settings("default")?,
+        None => policy_settings(&args.policy)?,
+    };
     // A policy is the LOGSCALE_* settings the Lambda would read, minus where its logs are.
     let config = Config::from_lookup(|k| match k {
         "LOGSCALE_BUCKET" | "LOGSCALE_GROUP" => Some("simulated".into()),
@@ -78,7 +84,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or(&args.policy);
-    let report = simulate(&points, &model, &config.policy, label);
+    let report = simulate_with(
+        &points,
+        &model,
+        &config.policy,
+        peer.unwrap_or(Scaler::Logscale),
+        label,
+    );
     if let Some(path) = &args.plot {
         std::fs::write(path, plot_svg(&report, &model))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -101,7 +113,9 @@ fn policy_settings(arg: &str) -> Result<HashMap<String, String>> {
         return Ok([("LOGSCALE_POLICY".to_string(), arg.to_string())].into());
     }
     let raw = std::fs::read_to_string(arg).with_context(|| {
-        format!("--policy {arg:?} is not original, default or a readable JSON file")
+        format!(
+            "--policy {arg:?} is not original, default, target-tracking, hpa or a readable JSON file"
+        )
     })?;
     let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw)
         .with_context(|| format!("{arg} must be a JSON object of LOGSCALE_* settings"))?;
