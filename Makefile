@@ -44,7 +44,7 @@ deploy: setup
 	PATH="$(LOGSCALE_VENV)/bin:$$PATH" $(LOGSCALE_SAM_VENV)/bin/sam build
 	$(LOGSCALE_SAM_VENV)/bin/sam deploy --guided
 
-## Both policies on every bundled trace: the README's table and docs/simulate/*.svg.
+## Four policies (original, default, target tracking, HPA) on every trace: the README's table and docs/simulate/*.svg.
 simulate:
 	cargo build --bin logscale
 	python3 scripts/simulate.py

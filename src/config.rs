@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::decide::{Policy, PolicyKind, Thresholds};
 use crate::discover::PrefixTemplate;
+use crate::metric::{MetricSpec, Statistic};
 use crate::parse::{ErrorRule, FormatChoice, JsonMapping, ParseOptions, TimeUnit};
 use crate::schedule::Schedule;
 use crate::settings::{self, Allowed, Fallback, Setting};
@@ -57,6 +58,9 @@ pub struct Config {
     pub metrics_window: Duration,
     /// How the capacity is decided: the policy, its targets, limits and guard rails.
     pub policy: Policy,
+    /// The CloudWatch metric read as one more signal (`LOGSCALE_METRIC`), with its statistic;
+    /// its target per instance is the policy's.
+    pub metric: Option<MetricSpec>,
     /// Minimums and maximums by day and local time (`LOGSCALE_SCHEDULE`); `None` when unset.
     pub schedule: Option<Schedule>,
     /// The group's time zone, the one the schedule's days and times are read in.
@@ -125,6 +129,7 @@ impl Config {
         let max_object_bytes = byte_count(&get, &settings::MAX_OBJECT_BYTES)?;
         let parse = parse_options(&get, thresholds.slow_ms, Some(max_object_bytes))?;
         let policy = policy(&get, thresholds)?;
+        let metric = metric(&get, &policy)?;
         let schedule = optional_text(&get, &settings::SCHEDULE)?
             .map(|raw| {
                 Schedule::parse(&raw)
@@ -165,6 +170,7 @@ impl Config {
             },
             metrics_window: Duration::from_secs_f64(metrics_minutes * 60.0),
             policy,
+            metric,
             schedule,
             timezone,
             state_key,
@@ -237,9 +243,38 @@ fn policy(
         target_requests_per_instance: Some(number(get, &settings::TARGET_REQUESTS_PER_INSTANCE)?)
             .filter(|t| *t > 0.0),
         demand_max_up_percent: number(get, &settings::DEMAND_MAX_UP_PERCENT)?,
+        // 0: no metric signal (one is required with LOGSCALE_METRIC; see `metric`).
+        target_metric_per_instance: Some(number(get, &settings::METRIC_TARGET_PER_INSTANCE)?)
+            .filter(|t| *t > 0.0),
         warmup: Duration::from_secs_f64(number(get, &settings::WARMUP_SECONDS)?),
         paused: boolean(get, &settings::PAUSED)?,
     })
+}
+
+/// `LOGSCALE_METRIC` and its statistic, read once into a typed metric; `None` when unset. A
+/// metric needs its target per instance: without one it could propose nothing.
+fn metric(
+    get: &impl Fn(&str) -> Option<String>,
+    policy: &Policy,
+) -> Result<Option<MetricSpec>, ConfigError> {
+    let statistic = parsed::<Statistic>(get, &settings::METRIC_STATISTIC)?;
+    let Some(raw) = optional_text(get, &settings::METRIC)? else {
+        return Ok(None);
+    };
+    let spec = MetricSpec::parse(&raw, statistic)
+        .map_err(|e| invalid(settings::METRIC.variable, &raw, &e.to_string()))?;
+    if policy.target_metric_per_instance.is_none() {
+        let target = settings::METRIC_TARGET_PER_INSTANCE.variable;
+        return Err(invalid(
+            target,
+            &get(target).unwrap_or_else(|| "0".to_string()),
+            &format!(
+                "must be above 0 when LOGSCALE_METRIC is set ({raw}): the value of the metric \
+                 one instance should handle"
+            ),
+        ));
+    }
+    Ok(Some(spec))
 }
 
 /// The log-reading settings, with the slow threshold and the cap already read.
@@ -718,6 +753,9 @@ mod tests {
             (&settings::JSON_LATENCY_UNIT, |c| {
                 c.parse::<TimeUnit>().is_ok()
             }),
+            (&settings::METRIC_STATISTIC, |c| {
+                c.parse::<Statistic>().is_ok()
+            }),
         ] {
             let Allowed::OneOf(choices) = setting.allowed else {
                 panic!("{} lists no choices", setting.variable);
@@ -906,6 +944,97 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn a_cloudwatch_metric_is_read_once_into_a_typed_spec() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.metric, None, "unset: no metric signal");
+        assert_eq!(c.policy.target_metric_per_instance, None);
+
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            (
+                "LOGSCALE_METRIC",
+                " AWS/SQS ApproximateNumberOfMessagesVisible  QueueName=jobs ",
+            ),
+            ("LOGSCALE_METRIC_STATISTIC", "maximum"),
+            ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "100"),
+        ]);
+        let c = config(&pairs).unwrap();
+        assert_eq!(
+            c.metric,
+            Some(MetricSpec {
+                namespace: "AWS/SQS".into(),
+                name: "ApproximateNumberOfMessagesVisible".into(),
+                dimensions: vec![("QueueName".into(), "jobs".into())],
+                statistic: Statistic::Maximum,
+            })
+        );
+        assert_eq!(c.policy.target_metric_per_instance, Some(100.0));
+
+        // The statistic defaults to Average; blank template Parameters mean no metric.
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("LOGSCALE_METRIC", "MyApp Backlog"),
+            ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "2.5"),
+        ]);
+        let c = config(&pairs).unwrap();
+        assert_eq!(c.metric.map(|m| m.statistic), Some(Statistic::Average));
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("LOGSCALE_METRIC", " "),
+            ("LOGSCALE_METRIC_STATISTIC", ""),
+            ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", ""),
+        ]);
+        assert_eq!(config(&pairs).unwrap().metric, None);
+    }
+
+    #[test]
+    fn a_bad_metric_names_the_variable_and_the_token() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = BASE.to_vec();
+            pairs.extend_from_slice(extra);
+            config(&pairs).unwrap_err().to_string()
+        };
+        assert_eq!(
+            with(&[
+                ("LOGSCALE_METRIC", "AWS/SQS Visible QueueName"),
+                ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "100"),
+            ]),
+            "LOGSCALE_METRIC=\"AWS/SQS Visible QueueName\" is not valid: `QueueName` is not a \
+             dimension: expected DIMENSION=VALUE, both non-empty"
+        );
+        assert_eq!(
+            with(&[("LOGSCALE_METRIC", "AWS/SQS")]),
+            "LOGSCALE_METRIC=\"AWS/SQS\" is not valid: expected `NAMESPACE METRIC_NAME \
+             [DIMENSION=VALUE ...]` separated by spaces, for example `AWS/SQS \
+             ApproximateNumberOfMessagesVisible QueueName=jobs`"
+        );
+        assert_eq!(
+            with(&[
+                ("LOGSCALE_METRIC", "MyApp Backlog"),
+                ("LOGSCALE_METRIC_STATISTIC", "p95"),
+            ]),
+            "LOGSCALE_METRIC_STATISTIC=\"p95\" is not valid: expected Average, Sum, Maximum or \
+             Minimum"
+        );
+        // Without a target the metric could propose nothing: the target is named.
+        for target in [None, Some("0")] {
+            let mut extra = vec![("LOGSCALE_METRIC", "MyApp Backlog")];
+            extra.extend(target.map(|t| ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", t)));
+            assert_eq!(
+                with(&extra),
+                "LOGSCALE_METRIC_TARGET_PER_INSTANCE=\"0\" is not valid: must be above 0 when \
+                 LOGSCALE_METRIC is set (MyApp Backlog): the value of the metric one instance \
+                 should handle"
+            );
+        }
+        assert!(with(&[
+            ("LOGSCALE_METRIC", "MyApp Backlog"),
+            ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "-1"),
+        ])
+        .starts_with("LOGSCALE_METRIC_TARGET_PER_INSTANCE=\"-1\" is not valid"));
     }
 
     #[test]

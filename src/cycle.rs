@@ -98,6 +98,7 @@ where
             &svc.instances,
             &svc.metrics,
             &cfg.group,
+            cfg.metric.as_ref(),
             (metrics_start, opts.now),
             budget.gather_by,
         ),
@@ -533,6 +534,8 @@ fn signals(
         .then(|| fetched.summary.requests as f64 / minutes);
     Signals {
         requests_per_minute,
+        metric: load.metric,
+        metric_unread: load.metric_unread,
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
         error_rate: fetched.summary.error_rate(),

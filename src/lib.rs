@@ -22,6 +22,8 @@
 //! - [`parse`]: the log engine (its own crate, `crates/logs`): bytes → lines → summary, plain
 //!   or gzip, in the original, ALB, combined or JSON-lines format; percentiles from a
 //!   mergeable sketch.
+//! - `metric`: `LOGSCALE_METRIC`, a CloudWatch metric (namespace, name, dimensions,
+//!   statistic) read as one more signal.
 //! - `observe`: the group, its instances and their load → one fleet value, from which both the
 //!   decision's inputs and the record's instances are read.
 //! - `decide`: signals + policy + state + `now` → a decision (pure), one function per step:
@@ -56,6 +58,7 @@ mod fetch;
 mod handler;
 mod human;
 pub mod memory;
+mod metric;
 mod notify;
 mod observe;
 pub mod ports;
@@ -80,6 +83,7 @@ pub use fetch::{
 };
 pub use handler::{handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
+pub use metric::{MetricSpec, MetricSpecError, Statistic};
 pub use record::DecisionRecord;
 pub use schedule::{RuleProblem, Schedule, ScheduleError, ScheduledBounds};
 pub use settings::{find as find_setting, Setting, SETTINGS};

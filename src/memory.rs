@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use crate::metric::MetricSpec;
 use crate::ports::{
     GroupInfo, GroupInstance, InstanceInfo, InstanceLoad, Instances, LogStore, Metrics, ObjectBody,
     ObjectInfo, Page, Queue, QueuedMessage, SaveOutcome, ScalingGroups, ServiceError, Services,
@@ -114,6 +115,9 @@ struct World {
     other_scalers: BTreeMap<String, Vec<String>>,
     instances: BTreeMap<String, InstanceInfo>,
     loads: BTreeMap<String, InstanceLoad>,
+    /// The configured metric's value as GetMetricData would average it, by the metric as
+    /// written (`MetricSpec`'s display, statistic included).
+    metrics: BTreeMap<String, f64>,
     faults: Vec<Fault>,
     /// Another writer slips in before the next conditional write.
     lose_next_write: bool,
@@ -335,6 +339,16 @@ impl InMemoryCloud {
         let mut world = self.world();
         world.loads.insert(info.id.clone(), load);
         world.instances.insert(info.id.clone(), info);
+    }
+
+    /// What CloudWatch gives for `spec` over any window: `value`, or with `None` no
+    /// datapoints. The metric is matched as written, dimensions and statistic included.
+    pub fn put_metric(&self, spec: &MetricSpec, value: Option<f64>) {
+        let mut world = self.world();
+        match value {
+            Some(v) => world.metrics.insert(spec.to_string(), v),
+            None => world.metrics.remove(&spec.to_string()),
+        };
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -674,6 +688,19 @@ impl Metrics for InMemoryCloud {
             .iter()
             .filter_map(|id| world.loads.get(id).map(|l| (id.clone(), l.clone())))
             .collect())
+    }
+
+    /// The call's target is the metric as written, so a fault `on` a dimension or namespace
+    /// hits this call and not the instances' load.
+    async fn metric(
+        &self,
+        spec: &MetricSpec,
+        _start: DateTime<Utc>,
+        _end: DateTime<Utc>,
+    ) -> Result<Option<f64>, ServiceError> {
+        let written = spec.to_string();
+        self.call("GetMetricData", written.clone()).await?;
+        Ok(self.world().metrics.get(&written).copied())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Observing the group: what Auto Scaling, EC2 and CloudWatch say, turned into one [`Fleet`].
 //!
-//! [`observe`] makes the calls (the group first, then its instances and their load and the
-//! group's scaling activities concurrently); [`Fleet::from_observation`] is pure and decides,
+//! [`observe`] makes the calls (the group first, then its instances and their load, the
+//! group's scaling activities and the configured metric concurrently); [`Fleet::from_observation`] is pure and decides,
 //! per instance, whether it is warming up and whether it counts in the averages. Both the
 //! decision's inputs ([`Fleet::load`], [`Fleet::conditions`]) and the record's instances
 //! ([`Fleet::instance_records`]) are read from that one value, so they cannot disagree.
@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::budget::within;
 use crate::decide::{Capacity, Conditions};
+use crate::metric::MetricSpec;
 use crate::ports::{
     GroupInfo, InstanceInfo, InstanceLoad, Instances, Metrics, ScalingGroups, ServiceError,
 };
@@ -35,6 +36,12 @@ pub struct Observation {
     /// DescribeInstances failed as a whole (throttled, denied): no launch time is known, for
     /// reasons that say nothing about the instances' age.
     pub ec2_failed: bool,
+    /// The configured metric's value (`LOGSCALE_METRIC`); `None` when none is configured, it
+    /// had no datapoints, or it could not be read.
+    pub metric: Option<f64>,
+    /// The configured metric could not be read (the call failed or ran out of time): what it
+    /// says is unknown, which is missing data, unlike a metric without datapoints.
+    pub metric_unread: bool,
     /// Each failed call, in the service's words.
     pub errors: Vec<String>,
 }
@@ -137,6 +144,10 @@ pub struct Fleet {
     pub warmup: Warmup,
     /// EC2 could not be asked for launch times: a scale-in waits, as for warming instances.
     pub ages_unknown: bool,
+    /// The configured metric's value, as observed.
+    pub metric: Option<f64>,
+    /// The configured metric could not be read.
+    pub metric_unread: bool,
 }
 
 /// The group's load as the policy reads it.
@@ -150,6 +161,11 @@ pub struct FleetLoad {
     pub counted: u32,
     /// Every in-service, warmed-up instance had CPU datapoints.
     pub cpu_complete: bool,
+    /// The configured metric's value (`LOGSCALE_METRIC`), for the whole group: demand, not an
+    /// average over instances.
+    pub metric: Option<f64>,
+    /// The configured metric could not be read: missing data.
+    pub metric_unread: bool,
 }
 
 impl Fleet {
@@ -168,6 +184,8 @@ impl Fleet {
             mut load,
             activity_in_progress,
             ec2_failed,
+            metric,
+            metric_unread,
             errors,
         } = obs;
         let Some(group) = group else {
@@ -178,6 +196,8 @@ impl Fleet {
                 errors,
                 warmup: Warmup::choose(None, configured_warmup),
                 ages_unknown: false,
+                metric,
+                metric_unread,
             };
         };
         let warmup = Warmup::choose(group.default_instance_warmup, configured_warmup);
@@ -224,6 +244,8 @@ impl Fleet {
             errors,
             warmup,
             ages_unknown: ec2_failed,
+            metric,
+            metric_unread,
         }
     }
 
@@ -240,6 +262,8 @@ impl Fleet {
             memory_percent: average(counted.iter().filter_map(|m| m.load.memory_percent)),
             counted: counted.len() as u32,
             cpu_complete: counted.len() == in_service_warm,
+            metric: self.metric,
+            metric_unread: self.metric_unread,
         }
     }
 
@@ -275,14 +299,15 @@ impl Fleet {
     }
 }
 
-/// Reads the group, then its instances, their load over `[start, end]` and whether a scaling
-/// activity runs, each call cut off at `by`. Never fails: each failed or unanswered call is in
-/// `errors`.
+/// Reads the group, then its instances, their load over `[start, end]`, whether a scaling
+/// activity runs and the configured `metric` over the same span, each call cut off at `by`.
+/// Never fails: each failed or unanswered call is in `errors`.
 pub async fn observe<G, I, M>(
     groups: &G,
     instances: &I,
     metrics: &M,
     group_name: &str,
+    metric: Option<&MetricSpec>,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     by: Option<Instant>,
 ) -> Observation
@@ -307,7 +332,7 @@ where
     };
     let ids: Vec<String> = group.instances.iter().map(|i| i.id.clone()).collect();
     obs.group = Some(group);
-    let (ec2, load, activity) = tokio::join!(
+    let (ec2, load, activity, configured) = tokio::join!(
         async {
             if ids.is_empty() {
                 Ok(Vec::new())
@@ -327,6 +352,17 @@ where
             "DescribeScalingActivities",
             groups.activity_in_progress(group_name)
         ),
+        async {
+            match metric {
+                // Read even with no instances: demand that waits for the first one is still
+                // demand.
+                Some(spec) => Some((
+                    spec,
+                    within(by, "GetMetricData", metrics.metric(spec, start, end)).await,
+                )),
+                None => None,
+            }
+        },
     );
     match ec2 {
         Ok(list) => obs.ec2 = list.into_iter().map(|i| (i.id.clone(), i)).collect(),
@@ -338,6 +374,14 @@ where
     match load {
         Ok(load) => obs.load = load,
         Err(e) => obs.errors.push(e.to_string()),
+    }
+    match configured {
+        Some((_, Ok(value))) => obs.metric = value,
+        Some((spec, Err(e))) => {
+            obs.metric_unread = true;
+            obs.errors.push(format!("{e} (the metric {spec})"));
+        }
+        None => {}
     }
     obs.activity_in_progress = activity.unwrap_or_else(|e: ServiceError| {
         // Unknown counts as busy: it only ever holds a scale-in.
@@ -420,6 +464,8 @@ mod tests {
             .collect(),
             activity_in_progress: false,
             ec2_failed: false,
+            metric: None,
+            metric_unread: false,
             errors: vec![],
         };
         let fleet = Fleet::from_observation(obs, Duration::minutes(5), now());
@@ -599,6 +645,7 @@ mod tests {
             &cloud,
             &cloud,
             "web",
+            None,
             (now() - Duration::minutes(10), now()),
             None,
         )

@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Serialize;
 
+use crate::metric::MetricSpec;
+
 /// The code of [`ServiceError::out_of_time`]: logscale's own, never one AWS sends.
 pub const OUT_OF_TIME: &str = "OutOfTime";
 
@@ -249,7 +251,7 @@ pub struct InstanceLoad {
 }
 
 /// CloudWatch: per-instance CPU (`AWS/EC2 CPUUtilization`) and memory (`CWAgent
-/// mem_used_percent`) averaged over `[start, end]`.
+/// mem_used_percent`) averaged over `[start, end]`, and the metric `LOGSCALE_METRIC` names.
 pub trait Metrics: Send + Sync {
     fn instance_load(
         &self,
@@ -257,6 +259,15 @@ pub trait Metrics: Send + Sync {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> impl Future<Output = Result<BTreeMap<String, InstanceLoad>, ServiceError>> + Send;
+
+    /// `spec`'s statistic for each minute of `[start, end]`, averaged over the minutes that
+    /// have a datapoint; `Ok(None)` when none has.
+    fn metric(
+        &self,
+        spec: &MetricSpec,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<f64>, ServiceError>> + Send;
 }
 
 /// One message taken from a queue: hidden from other receivers until it is deleted or its

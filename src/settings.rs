@@ -450,7 +450,7 @@ pub const LOG_SIGNALS_NEED_AGREEMENT: Setting = Setting {
     parameter: Some("LogSignalsNeedAgreement"),
     default: Fallback::Value("true"),
     allowed: Allowed::Boolean,
-    meaning: "the latency, error rate and slow share add more than one instance in a run only when CPU or memory also asks for more (see [the safety bounds](#safety-bounds))",
+    meaning: "the latency, error rate, slow share and requests add more than one instance in a run only when CPU, memory or the configured CloudWatch metric (none of which log writers can forge) also asks for more (see [the safety bounds](#safety-bounds))",
 };
 pub const WARMUP_SECONDS: Setting = Setting {
     variable: "LOGSCALE_WARMUP_SECONDS",
@@ -472,7 +472,7 @@ pub const TARGET_REQUESTS_PER_INSTANCE: Setting = Setting {
         max: 100_000_000.0,
         whole: false,
     },
-    meaning: "requests per minute one instance should serve: the requests signal proposes `ceil(requests per minute / this)`; `0` learns it from the runs where CPU was within 10 % of its target, used once an hour of such runs backs it, see [The policy](#the-policy)",
+    meaning: "requests per minute one instance should serve: the requests signal proposes `ceil(requests per minute / this)`; `0` learns it from the runs where CPU was within 40 % of its target (unsaturated), used once an hour of such runs backs it, see [The policy](#the-policy)",
 };
 pub const DEMAND_MAX_UP_PERCENT: Setting = Setting {
     variable: "LOGSCALE_DEMAND_MAX_UP_PERCENT",
@@ -484,6 +484,33 @@ pub const DEMAND_MAX_UP_PERCENT: Setting = Setting {
         whole: false,
     },
     meaning: "when measured demand (the requests signal) asks for more, one run may add up to this percentage of the capacity, beyond `LOGSCALE_MAX_UP_PERCENT`: a step in traffic is met in one run",
+};
+pub const METRIC: Setting = Setting {
+    variable: "LOGSCALE_METRIC",
+    parameter: Some("Metric"),
+    default: Fallback::Derived("none"),
+    allowed: Allowed::Text {
+        max_len: Some(1024),
+    },
+    meaning: "a CloudWatch metric as one more signal, `NAMESPACE METRIC_NAME [DIMENSION=VALUE ...]` separated by spaces, for example `AWS/SQS ApproximateNumberOfMessagesVisible QueueName=jobs`: it proposes `ceil(metric / LOGSCALE_METRIC_TARGET_PER_INSTANCE)` (see [A CloudWatch metric as a signal](#a-cloudwatch-metric-as-a-signal))",
+};
+pub const METRIC_STATISTIC: Setting = Setting {
+    variable: "LOGSCALE_METRIC_STATISTIC",
+    parameter: Some("MetricStatistic"),
+    default: Fallback::Value("Average"),
+    allowed: Allowed::OneOf(&["Average", "Sum", "Maximum", "Minimum"]),
+    meaning: "the statistic `LOGSCALE_METRIC` is read with, per minute; the minutes of the metrics window are averaged",
+};
+pub const METRIC_TARGET_PER_INSTANCE: Setting = Setting {
+    variable: "LOGSCALE_METRIC_TARGET_PER_INSTANCE",
+    parameter: Some("MetricTargetPerInstance"),
+    default: Fallback::Value("0"),
+    allowed: Allowed::Number {
+        min: 0.0,
+        max: 1_000_000_000.0,
+        whole: false,
+    },
+    meaning: "the value of `LOGSCALE_METRIC` one instance should handle, such as 100 visible messages per worker; above `0` when `LOGSCALE_METRIC` is set",
 };
 pub const PAUSED: Setting = Setting {
     variable: "LOGSCALE_PAUSED",
@@ -567,6 +594,9 @@ pub const SETTINGS: &[Setting] = &[
     WARMUP_SECONDS,
     TARGET_REQUESTS_PER_INSTANCE,
     DEMAND_MAX_UP_PERCENT,
+    METRIC,
+    METRIC_STATISTIC,
+    METRIC_TARGET_PER_INSTANCE,
     PAUSED,
     STATE_KEY,
     SCHEDULE,

@@ -400,6 +400,8 @@ pub fn simulate_with(
             logs_complete: true,
             counted_instances: warm,
             cpu_complete: true,
+            metric: None,
+            metric_unread: false,
         };
         period = (0.0, 0.0, 0.0, 0.0, 0);
         let current = launched.len() as u32;

@@ -10,7 +10,7 @@ use chrono::{Duration, Utc};
 use logscale::aws::{self, AutoScalingGroups, CloudWatchMetrics, Ec2Instances, S3LogStore};
 use logscale::parse::ParseOptions;
 use logscale::ports::{Instances, Metrics, SaveOutcome, ScalingGroups, StateStore};
-use logscale::{fetch_window, list_all, LogCondition, Selection, Source};
+use logscale::{fetch_window, list_all, LogCondition, MetricSpec, Selection, Source, Statistic};
 use support::*;
 
 /// Reads the last five minutes of `bucket/logs/` as the Lambda does.
@@ -168,6 +168,64 @@ async fn cloudwatch_round_trip_from_the_rust_client() {
     assert_eq!(load[&busy].memory_percent, Some(50.0));
     assert_eq!(load[&idle].memory_percent, None);
     assert_eq!(load[&busy].cpu_datapoints, 2);
+}
+
+/// Issue 10: the configured metric (`LOGSCALE_METRIC`) through the port: a custom namespace
+/// and two dimensions, each statistic per minute, the minutes averaged; another dimension
+/// value is another metric, without datapoints.
+#[tokio::test]
+async fn cloudwatch_reads_a_configured_custom_metric_with_each_statistic() {
+    let sdk = sdk_config().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let namespace = unique("Logscale/Test");
+    let queue = unique("jobs");
+    let now = Utc::now();
+    // Two values in one minute (100 and 300), one in the minute before (600).
+    let data: Vec<MetricDatum> = [(1, 100.0), (1, 300.0), (2, 600.0)]
+        .into_iter()
+        .map(|(minutes_ago, value)| {
+            MetricDatum::builder()
+                .metric_name("Backlog")
+                .dimensions(Dimension::builder().name("QueueName").value(&queue).build())
+                .dimensions(Dimension::builder().name("Stage").value("prod").build())
+                .timestamp(aws::to_smithy(now - Duration::minutes(minutes_ago)))
+                .value(value)
+                .unit(StandardUnit::Count)
+                .build()
+        })
+        .collect();
+    cw.put_metric_data()
+        .namespace(&namespace)
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .expect("PutMetricData over CBOR through the stand-in");
+
+    let metrics = CloudWatchMetrics::new(cw);
+    let spec = |text: &str, statistic| MetricSpec::parse(text, statistic).unwrap();
+    let written = format!("{namespace} Backlog QueueName={queue} Stage=prod");
+    for (statistic, want) in [
+        (Statistic::Average, (200.0 + 600.0) / 2.0),
+        (Statistic::Sum, (400.0 + 600.0) / 2.0),
+        (Statistic::Maximum, (300.0 + 600.0) / 2.0),
+        (Statistic::Minimum, (100.0 + 600.0) / 2.0),
+    ] {
+        let value = metrics
+            .metric(&spec(&written, statistic), now - Duration::minutes(10), now)
+            .await
+            .expect("GetMetricData over CBOR through the stand-in");
+        assert_eq!(value, Some(want), "{statistic}");
+    }
+    let other = format!("{namespace} Backlog QueueName={queue}-other Stage=prod");
+    let none = metrics
+        .metric(
+            &spec(&other, Statistic::Average),
+            now - Duration::minutes(10),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(none, None, "no datapoints");
 }
 
 #[tokio::test]

@@ -1,6 +1,9 @@
 //! [`Metrics`] over CloudWatch GetMetricData: per instance, `AWS/EC2 CPUUtilization` and
 //! `CWAgent mem_used_percent` (dimension `InstanceId`), one-minute Average points over the
-//! window, averaged. Up to 500 queries per call, as GetMetricData allows.
+//! window, averaged. Up to 500 queries per call, as GetMetricData allows. The configured metric
+//! (`LOGSCALE_METRIC`) is one query of its own: its statistic per minute, those points averaged
+//! (not the latest alone: the last minute may still be filling in, and CPU is averaged the same
+//! way).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +12,7 @@ use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Utc};
 
 use super::{service_error, to_smithy};
+use crate::metric::MetricSpec;
 use crate::ports::{InstanceLoad, Metrics, ServiceError};
 
 const QUERIES_PER_CALL: usize = 500;
@@ -109,5 +113,50 @@ impl Metrics for CloudWatchMetrics {
                 (id.clone(), load)
             })
             .collect())
+    }
+
+    async fn metric(
+        &self,
+        spec: &MetricSpec,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Option<f64>, ServiceError> {
+        let metric = Metric::builder()
+            .namespace(&spec.namespace)
+            .metric_name(&spec.name)
+            .set_dimensions(Some(
+                spec.dimensions
+                    .iter()
+                    .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+                    .collect(),
+            ))
+            .build();
+        let query = MetricDataQuery::builder()
+            .id("metric")
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(metric)
+                    .period(PERIOD_SECONDS)
+                    .stat(spec.statistic.name())
+                    .build(),
+            )
+            .return_data(true)
+            .build();
+        let mut pages = self
+            .client
+            .get_metric_data()
+            .start_time(to_smithy(start))
+            .end_time(to_smithy(end))
+            .metric_data_queries(query)
+            .into_paginator()
+            .send();
+        let mut points = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| service_error("GetMetricData", e))?;
+            for result in page.metric_data_results() {
+                points.extend_from_slice(result.values());
+            }
+        }
+        Ok((!points.is_empty()).then(|| points.iter().sum::<f64>() / points.len() as f64))
     }
 }

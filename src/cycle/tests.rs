@@ -1321,3 +1321,97 @@ async fn a_scheduled_minimum_raises_the_group_for_its_hours_only() {
     let json = serde_json::to_value(&later).unwrap();
     assert!(json.get("scheduled").is_none());
 }
+
+/// Issue 10: a CloudWatch metric as a signal, read alongside the group within the gather
+/// deadline: a queue's backlog sizes a group whose CPU asks for nothing.
+#[tokio::test]
+async fn a_configured_metric_sizes_the_group_and_an_unread_one_never_scales_in() {
+    let metric = [
+        (
+            "LOGSCALE_METRIC",
+            "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=jobs",
+        ),
+        ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "100"),
+    ];
+    let cfg = config(&metric);
+    let spec = cfg.metric.clone().expect("a metric");
+
+    // 700 visible messages at 100 a worker: 7 workers, in one step (measured demand).
+    let cloud = world(1, 20, 2, &[40.0, 40.0]);
+    cloud.put_metric(&spec, Some(700.0));
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.decision.to, 7, "{:?}", record.decision.reasons);
+    assert!(record.errors.is_empty(), "{:?}", record.errors);
+    let shown = record
+        .decision
+        .signals
+        .iter()
+        .find(|s| s.signal == crate::decide::Signal::Metric)
+        .expect("the metric's proposal in the record");
+    assert_eq!(
+        (shown.value, shown.target, shown.basis, shown.proposal),
+        (350.0, 100.0, 2, 7)
+    );
+    assert_eq!(
+        cloud.calls_to("GetMetricData").last().unwrap(),
+        "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=jobs (Average)"
+    );
+
+    // No datapoints is no signal, not missing data: the quiet group steps in.
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.decision.to, 3, "{:?}", record.decision.reasons);
+    assert!(record.errors.is_empty(), "{:?}", record.errors);
+
+    // A failed read is an error in the record and missing data; CPU is still read.
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.put_metric(&spec, Some(0.0));
+    cloud.inject(Fault::error("GetMetricData", "AccessDenied").on("QueueName=jobs"));
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.decision.to, 4, "{}", record.decision.explanation);
+    assert!(rules(&record).contains(&"missing_data".to_string()));
+    assert!(
+        record
+            .decision
+            .explanation
+            .contains("the configured metric could not be read"),
+        "{}",
+        record.decision.explanation
+    );
+    assert_eq!(record.cpu_percent, Some(20.0));
+    assert_eq!(
+        record.errors,
+        [
+            "GetMetricData failed: AccessDenied: injected AccessDenied (the metric AWS/SQS \
+          ApproximateNumberOfMessagesVisible QueueName=jobs (Average))"
+        ]
+    );
+}
+
+/// A metric that does not answer is cut off at the gather deadline like the other calls, and
+/// the run holds its scale-in.
+#[tokio::test(start_paused = true)]
+async fn a_slow_metric_is_cut_off_at_the_deadline_and_never_scales_in() {
+    let cfg = config(&[
+        ("LOGSCALE_METRIC", "MyApp Backlog"),
+        ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "10"),
+    ]);
+    let cloud = world(1, 10, 4, &[20.0; 4]);
+    cloud.inject(Fault::delay("GetMetricData", Duration::from_secs(300)).on("MyApp Backlog"));
+    let (record, took) = run_with_deadline(&cloud, &cfg).await;
+    assert_eq!(
+        took,
+        Duration::from_secs(45),
+        "gathering stops at the deadline"
+    );
+    assert_eq!(record.decision.to, 4, "{}", record.decision.explanation);
+    assert_eq!(record.cpu_percent, Some(20.0), "the load was read in time");
+    assert!(
+        record
+            .errors
+            .iter()
+            .any(|e| e.contains("time budget") && e.contains("MyApp Backlog")),
+        "{:?}",
+        record.errors
+    );
+}

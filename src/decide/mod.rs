@@ -6,6 +6,8 @@
 //!   largest proposal wins, up fast and down slow, never on missing data.
 
 mod explain;
+#[cfg(test)]
+mod metric_tests;
 pub mod original;
 mod policy;
 pub mod proportional;
@@ -36,6 +38,12 @@ pub struct Signals {
     /// Requests per minute over the window, every request the logs count (refused ones too);
     /// `None` without logs.
     pub requests_per_minute: Option<f64>,
+    /// The configured CloudWatch metric (`LOGSCALE_METRIC`) for the whole group: its statistic
+    /// per minute, averaged over the metrics window; `None` when none is configured or it had
+    /// no datapoints.
+    pub metric: Option<f64>,
+    /// The configured metric could not be read: what it says is unknown, so no scale-in.
+    pub metric_unread: bool,
     /// Every object of the window was read (no missing bucket, no unreadable object).
     pub logs_complete: bool,
     /// How many instances the CPU average covers (in service, warmed up, with datapoints).

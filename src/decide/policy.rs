@@ -52,6 +52,9 @@ pub struct Policy {
     /// When measured demand (the requests signal) asks for more, one run may add up to this
     /// percentage of the capacity, beyond `max_up_percent`.
     pub demand_max_up_percent: f64,
+    /// What the configured CloudWatch metric should be per instance (`LOGSCALE_METRIC`):
+    /// the metric signal proposes `ceil(metric / this)`; `None` without a metric.
+    pub target_metric_per_instance: Option<f64>,
     /// Instances younger than this are left out of the averages and hold scale-ins.
     pub warmup: Duration,
     /// Decide and record, but hold.
@@ -79,6 +82,7 @@ impl Default for Policy {
             log_signals_need_agreement: true,
             target_requests_per_instance: None,
             demand_max_up_percent: 900.0,
+            target_metric_per_instance: None,
             warmup: Duration::from_secs(300),
             paused: false,
         }

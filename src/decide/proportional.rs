@@ -75,11 +75,13 @@ pub fn decide(
     let raw = largest_or_fail_safe(policy, &signals, current, no_signal_runs).record(&mut reasons);
     let raw = guard_rail(&policy.thresholds, s, raw, current, cond.warming_up).record(&mut reasons);
     let raw = never_in_on_missing_data(s, &ignored, raw, current).record(&mut reasons);
-    // Measured demand asked for the winning capacity: the first step may go straight to it.
-    let by_demand = raw > current
-        && signals
-            .iter()
-            .any(|r| r.signal.is_demand() && r.proposal >= raw);
+    // What measured demand asks for, when more: the first step may go straight to it (and no
+    // further than the usual limit on the symptoms' word alone).
+    let demand = signals
+        .iter()
+        .filter(|r| r.signal.is_demand() && r.proposal > current)
+        .map(|r| r.proposal)
+        .max();
 
     // The window remembers the recommendation before stabilization and limits, as the HPA's.
     // What an earlier run remembered is read back from an object others may write to: each is
@@ -120,7 +122,7 @@ pub fn decide(
     .record(&mut reasons);
     let to = scale_in_waits(to, current, cond).record(&mut reasons);
 
-    let to = rate_limit(policy, to, current, by_demand).record(&mut reasons);
+    let to = rate_limit(policy, to, current, demand).record(&mut reasons);
     let to = clamp_to_group(c, to).record(&mut reasons);
     reasons.extend(adapt_stabilization(&mut state, base, current, to, now));
 
@@ -206,7 +208,7 @@ fn implausible(signal: Signal, value: f64) -> Option<&'static str> {
         Some("negative")
     } else if signal == Signal::Latency && value > MAX_PLAUSIBLE_LATENCY_MS {
         Some("over a day")
-    } else if signal == Signal::Requests {
+    } else if matches!(signal, Signal::Requests | Signal::Metric) {
         None
     } else if signal != Signal::Latency && value > 100.0 + PERCENT_ROUNDING {
         Some("over 100%")
@@ -230,6 +232,7 @@ fn without_implausible_values(s: &Signals) -> (Signals, Vec<(Signal, f64, &'stat
             Signal::ErrorRate => &mut sane.error_rate,
             Signal::SlowRate => &mut sane.slow_rate,
             Signal::Requests => &mut sane.requests_per_minute,
+            Signal::Metric => &mut sane.metric,
         };
         if let Some(value) = *slot {
             if let Some(why) = implausible(signal, value) {
@@ -271,6 +274,7 @@ fn shown(signal: Signal, value: f64) -> String {
     let unit = match signal {
         Signal::Latency => " ms",
         Signal::Requests => " requests/min",
+        Signal::Metric => " per instance",
         _ => "%",
     };
     format!("{value:e}{unit}")
@@ -280,8 +284,10 @@ fn shown(signal: Signal, value: f64) -> String {
 /// before the requests signal uses it: an hour of five-minute runs.
 pub const MIN_LEARNED_RUNS: u32 = 12;
 
-/// How near the CPU target (as a share of it) a run must be to teach the requests rate.
-const LEARN_NEAR_TARGET: f64 = 0.1;
+/// How near the CPU target (as a share of it) a run must be to teach the requests rate: far
+/// enough from saturation that CPU still measures the load (a CPU at its ceiling hides how far
+/// beyond it demand is), near enough that scaling to the target is a short extrapolation.
+const LEARN_NEAR_TARGET: f64 = 0.4;
 
 /// The weight of one run in the learned rate's moving average.
 const LEARN_WEIGHT: f64 = 0.2;
@@ -297,7 +303,8 @@ fn learned_target(learned: Option<crate::state::LearnedRate>) -> Option<f64> {
 
 /// What the next run knows of the requests one instance serves at the CPU target: this run
 /// teaches it when CPU was within [`LEARN_NEAR_TARGET`] of the target on a complete window
-/// (a partial one undercounts), scaled to exactly the target.
+/// (a partial one undercounts), scaled to exactly the target (CPU grows about linearly with the
+/// requests an instance serves until it saturates).
 fn learn_requests_per_instance(
     policy: &Policy,
     s: &Signals,
@@ -448,6 +455,14 @@ fn proposals(
                         .filter(|_| current > 0)
                         .map(|rpm| rpm / f64::from(current)),
                     requests_target.unwrap_or(0.0),
+                    current,
+                ),
+                // The group's total, per instance of the current capacity, like requests.
+                Signal::Metric => (
+                    s.metric
+                        .filter(|_| current > 0)
+                        .map(|metric| metric / f64::from(current)),
+                    policy.target_metric_per_instance.unwrap_or(0.0),
                     current,
                 ),
             };
@@ -608,6 +623,8 @@ fn never_in_on_missing_data(s: &Signals, ignored: &[Signal], raw: u32, current: 
         implausible.as_str()
     } else if !s.logs_complete {
         "the window's logs are missing or incomplete"
+    } else if s.metric_unread {
+        "the configured metric could not be read"
     } else if s.cpu_percent.is_none() {
         "there are no CPU datapoints"
     } else if !s.cpu_complete {
@@ -746,26 +763,27 @@ fn scale_in_waits(to: u32, current: u32, cond: Conditions) -> Step {
 /// Step 5: one run adds at most the larger of `max_up_percent` % of `current` (rounded up)
 /// and `max_up_step`, and removes at most the larger of `max_down_percent` % (rounded down)
 /// and `max_down_step`.
-fn rate_limit(policy: &Policy, to: u32, current: u32, by_demand: bool) -> Step {
+fn rate_limit(policy: &Policy, to: u32, current: u32, demand: Option<u32>) -> Step {
     if to > current {
-        let step = if by_demand {
-            most_added(policy, current)
-                .max((f64::from(current) * policy.demand_max_up_percent / 100.0).ceil() as u32)
-        } else {
-            most_added(policy, current)
-        };
-        let most = current.saturating_add(step);
+        let usual = current.saturating_add(most_added(policy, current));
+        // Measured demand may be met in one step, up to its own limit; what the symptoms ask
+        // for beyond it still meets the usual one.
+        let by_demand = demand.map(|d| {
+            let step = (f64::from(current) * policy.demand_max_up_percent / 100.0).ceil() as u32;
+            d.min(current.saturating_add(step))
+        });
+        let most = usual.max(by_demand.unwrap_or(0));
         if to > most {
-            let which = if by_demand {
-                " (measured demand's limit)"
+            let detail = if most > usual {
+                format!(
+                    "measured demand asks for {} and may be met at once (up to +{} %); the rest waits (asked for {to})",
+                    demand.unwrap_or(most),
+                    policy.demand_max_up_percent
+                )
             } else {
-                ""
+                format!("at most +{} per run (asked for {to})", most - current)
             };
-            return Step::by(
-                Rule::LimitUp,
-                most,
-                format!("at most +{step} per run{which} (asked for {to})"),
-            );
+            return Step::by(Rule::LimitUp, most, detail);
         }
     } else if to < current {
         let step = ((f64::from(current) * policy.max_down_percent / 100.0).floor() as u32)
@@ -1573,11 +1591,11 @@ mod tests {
             (0, 9, 4, Some(Rule::LimitUp)),
         ];
         for (current, to, capacity, rule) in cases {
-            let got = outcome(rate_limit(&p, to, current, false));
+            let got = outcome(rate_limit(&p, to, current, None));
             assert_eq!(got, (capacity, rule), "{current} → {to}");
         }
         assert_eq!(
-            rate_limit(&p, 7, 2, false).reason.unwrap().detail,
+            rate_limit(&p, 7, 2, None).reason.unwrap().detail,
             "at most +4 per run (asked for 7)"
         );
     }
@@ -1765,8 +1783,8 @@ mod tests {
             } else {
                 100.5
             };
-            // Requests have no ceiling: a huge count is bounded by the proposal bound instead.
-            let too_large: &[f64] = if signal == Signal::Requests {
+            // Demand has no ceiling: a huge count is bounded by the proposal bound instead.
+            let too_large: &[f64] = if signal.is_demand() {
                 &[]
             } else {
                 &[too_big, 1e300]
@@ -1781,6 +1799,7 @@ mod tests {
                     Signal::ErrorRate => &mut s.error_rate,
                     Signal::SlowRate => &mut s.slow_rate,
                     Signal::Requests => &mut s.requests_per_minute,
+                    Signal::Metric => &mut s.metric,
                 };
                 *slot = Some(value);
                 let (d, _) = run(
@@ -2177,5 +2196,50 @@ mod tests {
             st = next;
         }
         assert_eq!(st.stabilization_factor, 1);
+    }
+
+    /// Issue 10: with measured demand at hand, the first step goes to the demand's estimate;
+    /// what the saturation symptoms (errors of refused requests) ask beyond it still meets the
+    /// usual limit, so a step is met at once without overshooting on the symptoms.
+    #[test]
+    fn measured_demand_sets_the_first_step_and_the_symptoms_beyond_it_wait() {
+        let p = Policy {
+            target_requests_per_instance: Some(900.0),
+            ..Policy::default()
+        };
+        // 3 instances, a ×12 step: 18,000 requests a minute, CPU pinned, 80 % refused.
+        let s = Signals {
+            requests_per_minute: Some(18_000.0),
+            error_rate: Some(80.0),
+            ..full(100.0, 3)
+        };
+        let (d, _) = run(
+            &p,
+            &s,
+            cap(1, 100, 3),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(d.to, 20, "18,000 / 900: {:?}", d.reasons);
+        let errors = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::ErrorRate)
+            .unwrap();
+        assert!(
+            errors.proposal > 20,
+            "the errors alone ask for more: {errors:?}"
+        );
+        let limit = d
+            .reasons
+            .iter()
+            .find(|r| r.rule == Rule::LimitUp)
+            .expect("a limit");
+        assert!(
+            limit.detail.contains("measured demand asks for 20"),
+            "{}",
+            limit.detail
+        );
     }
 }

@@ -108,17 +108,21 @@ pub enum Signal {
     SlowRate,
     /// Requests per minute per instance, from the logs: demand itself, which does not saturate.
     Requests,
+    /// The configured CloudWatch metric (`LOGSCALE_METRIC`) per instance, for example an SQS
+    /// queue's visible messages: demand as the user measures it.
+    Metric,
 }
 
 impl Signal {
     /// Every signal, in the order they are weighed and reported.
-    pub const ALL: [Signal; 6] = [
+    pub const ALL: [Signal; 7] = [
         Signal::Cpu,
         Signal::Memory,
         Signal::Latency,
         Signal::ErrorRate,
         Signal::SlowRate,
         Signal::Requests,
+        Signal::Metric,
     ];
 
     /// The name the record and the explanations use.
@@ -130,6 +134,7 @@ impl Signal {
             Signal::ErrorRate => "error_rate",
             Signal::SlowRate => "slow_rate",
             Signal::Requests => "requests",
+            Signal::Metric => "metric",
         }
     }
 
@@ -144,7 +149,7 @@ impl Signal {
     /// Demand measured as such (every request counted, refused ones too), rather than a
     /// symptom of too little capacity: its proposal is an absolute number of instances.
     pub fn is_demand(self) -> bool {
-        self == Signal::Requests
+        matches!(self, Signal::Requests | Signal::Metric)
     }
 
     /// `value` in this signal's unit, for people: milliseconds, requests or a percentage.
@@ -152,6 +157,7 @@ impl Signal {
         match self {
             Signal::Latency => format!("{value:.0} ms"),
             Signal::Requests => format!("{value:.0} requests/min per instance"),
+            Signal::Metric => format!("{value:.1} per instance"),
             _ => format!("{value:.1}%"),
         }
     }
