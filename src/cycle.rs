@@ -529,9 +529,13 @@ fn signals(
     logs_complete: bool,
     minutes: f64,
 ) -> Signals {
-    // Requests per minute over the window: with objects read, or a quiet night's zero.
-    let requests_per_minute = (minutes > 0.0 && (fetched.objects_read > 0 || logs_complete))
-        .then(|| fetched.summary.requests as f64 / minutes);
+    // Requests per minute over the window: with objects read, or a quiet night's zero. Objects
+    // that appeared late (a first run's look-back, a queue's backlog) or a backfill hold logs
+    // of more time than the window, and their count over its minutes would overstate demand.
+    let window_only = fetched.late_objects == 0 && fetched.summary.backfill_objects == 0;
+    let requests_per_minute =
+        (minutes > 0.0 && window_only && (fetched.objects_read > 0 || logs_complete))
+            .then(|| fetched.summary.requests as f64 / minutes);
     Signals {
         requests_per_minute,
         metric: load.metric,

@@ -180,10 +180,11 @@ impl State {
         let mut dropped = Vec::new();
 
         if let Some(rate) = self.requests_per_instance {
-            if !(rate.per_instance.is_finite() && rate.per_instance > 0.0) {
+            // Fewer than one request per instance in 100 minutes is no rate a run learns from.
+            if !(rate.per_instance.is_finite() && rate.per_instance >= 0.01) {
                 self.requests_per_instance = None;
                 dropped.push(format!(
-                    "a learned rate of {} requests per instance dropped: not a positive number",
+                    "a learned rate of {} requests per instance dropped: not a plausible rate",
                     rate.per_instance
                 ));
             }

@@ -71,6 +71,7 @@ pub fn decide(
     reasons.extend(bound_proposals(policy, &mut signals, current));
     reasons.extend(wait_for_warm_up(&mut signals, current, cond.warming_up));
     reasons.extend(log_signals_need_agreement(policy, &mut signals, current));
+    reasons.extend(demand_only_past_saturation(s, &mut signals, current));
     let no_signal_runs = silent_runs(policy, state.no_signal_runs, signals.is_empty());
     let raw = largest_or_fail_safe(policy, &signals, current, no_signal_runs).record(&mut reasons);
     let raw = guard_rail(&policy.thresholds, s, raw, current, cond.warming_up).record(&mut reasons);
@@ -315,7 +316,10 @@ fn learn_requests_per_instance(
         return learned;
     };
     let near = (cpu - policy.target_cpu).abs() <= policy.target_cpu * LEARN_NEAR_TARGET;
-    if !near || !s.logs_complete || current == 0 || rpm <= 0.0 || cpu <= 0.0 {
+    // The requests were served by `current` instances: the CPU must be measured on all of them
+    // (none warming, none without datapoints), or the rate per instance comes out wrong.
+    let all_measured = s.cpu_complete && s.counted_instances == current;
+    if !near || !all_measured || !s.logs_complete || current == 0 || rpm <= 0.0 || cpu <= 0.0 {
         return learned;
     }
     let sample = rpm / f64::from(current) * policy.target_cpu / cpu;
@@ -403,6 +407,48 @@ fn log_signals_need_agreement(
             Rule::LogSignalsAlone,
             format!(
                 "neither CPU nor memory asks for more, so the log signals add one instance ({})",
+                cut.join(", ")
+            ),
+        )
+    })
+}
+
+/// CPU at or above this is saturated: it no longer shows how far demand goes beyond it.
+pub const SATURATED_CPU: f64 = 90.0;
+
+/// Step 1, for the requests signal: while CPU, measured on every instance, is below
+/// [`SATURATED_CPU`], it measures the load itself, and a requests proposal above CPU's is cut
+/// to it. Requests go further only when CPU is saturated (a step in traffic), so a stale learned
+/// rate (after a deploy that halved CPU per request) cannot pin the group high, and forged
+/// request counts cannot jump it while its CPU is calm. A configured CloudWatch metric (queue
+/// depth per worker) measures what CPU may not, and is not cut.
+fn demand_only_past_saturation(
+    s: &Signals,
+    proposals: &mut [SignalReport],
+    current: u32,
+) -> Option<Reason> {
+    let cpu = s.cpu_percent.filter(|_| s.cpu_complete)?;
+    if cpu >= SATURATED_CPU {
+        return None;
+    }
+    let cpu_proposal = proposals
+        .iter()
+        .find(|r| r.signal == Signal::Cpu)
+        .map_or(current, |r| r.proposal)
+        .max(current);
+    let mut cut = Vec::new();
+    for report in proposals
+        .iter_mut()
+        .filter(|r| r.signal == Signal::Requests && r.proposal > cpu_proposal)
+    {
+        cut.push(format!("{} asks for {}", report.signal, report.proposal));
+        report.proposal = cpu_proposal;
+    }
+    (!cut.is_empty()).then(|| {
+        Reason::new(
+            Rule::ProposalBound,
+            format!(
+                "CPU is at {cpu:.1}%, not saturated, so measured demand asks no more than CPU does ({cpu_proposal}): {}",
                 cut.join(", ")
             ),
         )
@@ -676,6 +722,9 @@ pub const MAX_STABILIZATION_FACTOR: u32 = 8;
 /// After a reversal, the load must stay calm this many windows before the factor halves.
 const CALM_WINDOWS: i32 = 2;
 
+/// Recommendations within 1/this of their highest count as calm (a fifth).
+const CALM_SPREAD: u32 = 5;
+
 /// Step 6, learning from this run: a scale-out within twice the stabilization window of a
 /// scale-in means the load swings faster than the window sees (the scale-in was wrong, the
 /// peak came back), so the window doubles, up to [`MAX_STABILIZATION_FACTOR`] times the
@@ -692,6 +741,9 @@ fn adapt_stabilization(
         .stabilization_factor
         .clamp(1, MAX_STABILIZATION_FACTOR);
     let window = base * factor as i32;
+    // Times after now were not written by a run (the state sits in a bucket others can write).
+    state.last_scale_in = state.last_scale_in.filter(|t| *t <= now);
+    state.factor_changed = state.factor_changed.filter(|t| *t <= now);
     if to < current {
         state.last_scale_in = Some(now);
     }
@@ -726,8 +778,10 @@ fn adapt_stabilization(
         .filter(|r| r.at > now - window)
         .map(|r| r.capacity)
         .collect();
+    // Calm: the recommendations stayed within a fifth of their highest (at least one
+    // instance), as noise does and a swinging load does not.
     let calm = match (recent.iter().min(), recent.iter().max()) {
-        (Some(lo), Some(hi)) => hi - lo <= 1,
+        (Some(lo), Some(hi)) => hi - lo <= (hi / CALM_SPREAD).max(1),
         _ => true,
     };
     if factor > 1 && calm && since_change >= window * CALM_WINDOWS {
@@ -2241,5 +2295,73 @@ mod tests {
             "{}",
             limit.detail
         );
+    }
+
+    /// Review of issue 10: a learned rate gone stale (a deploy halved CPU per request) or forged
+    /// must not hold the group high while CPU, unsaturated, says it is too big.
+    #[test]
+    fn requests_ask_no_more_than_an_unsaturated_cpu() {
+        let p = Policy::default();
+        let stale = State {
+            requests_per_instance: Some(crate::state::LearnedRate {
+                per_instance: 1e-6,
+                runs: 1000,
+            }),
+            ..State::default()
+        };
+        let s = Signals {
+            requests_per_minute: Some(2_600.0),
+            ..full(30.0, 8)
+        };
+        let (d, _) = run(&p, &s, cap(1, 100, 8), Conditions::default(), &stale, 0);
+        assert!(d.to <= 8, "{:?}", d.reasons);
+        let requests = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::Requests)
+            .unwrap();
+        assert!(requests.proposal <= 8, "{requests:?}");
+        assert!(d.reasons.iter().any(|r| r.detail.contains("not saturated")));
+        // Saturated, the same demand is heard in full (bounded as every proposal is).
+        let s = Signals {
+            requests_per_minute: Some(2_600.0),
+            ..full(100.0, 8)
+        };
+        let (d, _) = run(&p, &s, cap(1, 100, 8), Conditions::default(), &stale, 0);
+        assert!(d.to > 8, "{:?}", d.reasons);
+    }
+
+    /// Review of issue 10: runs with instances not yet measured (warming, or without data) teach
+    /// nothing: the requests were served by more instances than the CPU was measured on.
+    #[test]
+    fn the_requests_rate_is_learned_only_when_every_instance_is_measured() {
+        let p = Policy::default();
+        let partly = Signals {
+            requests_per_minute: Some(2_600.0),
+            counted_instances: 3,
+            ..full(65.0, 3)
+        };
+        let (_, st) = run(
+            &p,
+            &partly,
+            cap(1, 100, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(st.requests_per_instance, None);
+        let all = Signals {
+            requests_per_minute: Some(2_600.0),
+            ..full(65.0, 4)
+        };
+        let (_, st) = run(
+            &p,
+            &all,
+            cap(1, 100, 4),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(st.requests_per_instance.map(|r| r.runs), Some(1));
     }
 }
