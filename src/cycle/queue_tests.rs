@@ -9,8 +9,6 @@ use chrono::TimeZone;
 use super::*;
 use crate::decide::Action;
 use crate::memory::{Fault, InMemoryCloud};
-use crate::parse::Format;
-use crate::sample_logs::{generate, LogGenSpec};
 
 const BUCKET: &str = "app-logs";
 const GROUP: &str = "web";
@@ -37,17 +35,7 @@ fn config() -> Config {
     Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("valid test settings")
 }
 
-fn logs(lines: u64) -> Vec<u8> {
-    let spec = LogGenSpec {
-        error_share: 0.0,
-        slow_share: 0.0,
-        slow_ms: 200.0,
-        ..LogGenSpec::new(Format::Original, lines)
-    };
-    let mut out = Vec::new();
-    generate(&spec, &mut out).expect("in-memory generation");
-    out
-}
+use super::tests::healthy_logs as logs;
 
 /// A warm group of two at `cpu` %, a bucket holding `old` objects written before the queue was
 /// set up (never announced), then announcing every new object to the queue.

@@ -37,7 +37,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 }
 
 /// `lines` healthy requests in the original format (no errors, nothing slow, fast).
-fn healthy_logs(lines: u64) -> Vec<u8> {
+pub(super) fn healthy_logs(lines: u64) -> Vec<u8> {
     let spec = LogGenSpec {
         error_share: 0.0,
         slow_share: 0.0,

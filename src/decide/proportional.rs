@@ -2364,4 +2364,55 @@ mod tests {
         );
         assert_eq!(st.requests_per_instance.map(|r| r.runs), Some(1));
     }
+
+    /// Issue 10: what the policy keeps in the state stays bounded over a year of runs with a
+    /// swinging, growing load (the learned rate, the adaptive window, the recommendations).
+    #[test]
+    fn the_policys_state_stays_bounded_over_a_year_of_runs() {
+        let p = Policy::default();
+        let mut st = State::default();
+        let mut desired = 4u32;
+        let mut largest = 0usize;
+        let runs = 365 * 24 * 12;
+        for k in 0..runs {
+            let minute = i64::from(k) * 5;
+            // A daily swing, a 40-minute sawtooth on top, and a slow growth over the year.
+            let day = (minute % 1440) as f64 / 1440.0;
+            let saw = ((minute % 40) as f64 / 40.0 - 0.5).abs();
+            let demand = (3_000.0 + 6_000.0 * (std::f64::consts::PI * day).sin() + 2_000.0 * saw)
+                * (1.0 + f64::from(k) / f64::from(runs));
+            let cpu = (5.0 + 95.0 * demand / (f64::from(desired) * 1_000.0)).min(100.0);
+            let s = Signals {
+                requests_per_minute: Some(demand),
+                ..full(cpu, desired)
+            };
+            let (d, next) = run(
+                &p,
+                &s,
+                cap(1, 200, desired),
+                Conditions::default(),
+                &st,
+                minute,
+            );
+            desired = d.to;
+            st = next;
+            // Stored and read back as in production, once a simulated hour (every run would
+            // make this test take half a minute).
+            if k % 12 == 0 {
+                let bytes = st.encode();
+                largest = largest.max(bytes.len());
+                st = State::decode(&bytes).expect("round trip");
+            }
+        }
+        assert!(largest < 4 * 1024, "the state grew to {largest} bytes");
+        assert!(
+            st.recommendations.len() <= 25,
+            "{}",
+            st.recommendations.len()
+        );
+        assert!((1..=MAX_STABILIZATION_FACTOR).contains(&st.stabilization_factor));
+        assert!(st
+            .requests_per_instance
+            .is_some_and(|r| r.runs > MIN_LEARNED_RUNS));
+    }
 }
