@@ -376,7 +376,15 @@ where
         Err(e) => obs.errors.push(e.to_string()),
     }
     match configured {
-        Some((_, Ok(value))) => obs.metric = value,
+        Some((_, Ok(Some(value)))) => obs.metric = Some(value),
+        // A configured metric without datapoints may be misspelled (a dimension's value) or its
+        // source idle: either way the group's demand is not known, so no scale-in on it.
+        Some((spec, Ok(None))) => {
+            obs.metric_unread = true;
+            obs.errors.push(format!(
+                "the metric {spec} has no datapoints in the metrics window (check its namespace, name and dimensions)"
+            ));
+        }
         Some((spec, Err(e))) => {
             obs.metric_unread = true;
             obs.errors.push(format!("{e} (the metric {spec})"));

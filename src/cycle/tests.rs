@@ -1357,11 +1357,17 @@ async fn a_configured_metric_sizes_the_group_and_an_unread_one_never_scales_in()
         "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=jobs (Average)"
     );
 
-    // No datapoints is no signal, not missing data: the quiet group steps in.
+    // No datapoints is missing data (a misspelled dimension must not go unnoticed): the quiet
+    // group holds, and the record names the metric.
     let cloud = world(1, 10, 4, &[20.0; 4]);
     let record = run(&cloud, &cfg, false).await;
-    assert_eq!(record.decision.to, 3, "{:?}", record.decision.reasons);
-    assert!(record.errors.is_empty(), "{:?}", record.errors);
+    assert_eq!(record.decision.to, 4, "{:?}", record.decision.reasons);
+    assert!(rules(&record).contains(&"missing_data".to_string()));
+    assert!(
+        record.errors.iter().any(|e| e.contains("no datapoints")),
+        "{:?}",
+        record.errors
+    );
 
     // A failed read is an error in the record and missing data; CPU is still read.
     let cloud = world(1, 10, 4, &[20.0; 4]);
