@@ -50,6 +50,8 @@ pub struct Config {
     pub keys_sorted: bool,
     /// Discovery by queue: S3's notifications of new objects arrive in this SQS queue.
     pub queue_url: Option<String>,
+    /// Keep the request history and show its forecast in the record (`LOGSCALE_PREDICT`).
+    pub forecast: bool,
     /// An object whose first timestamped line is older than the window's start by more than
     /// this is a backfill of old logs, not demand; `None`: no check.
     pub backfill: Option<chrono::Duration>,
@@ -158,6 +160,7 @@ impl Config {
             empty_window_is_quiet: choice(&get, &settings::EMPTY_WINDOW)? == "no_traffic",
             keys_sorted: boolean(&get, &settings::KEYS_SORTED)?,
             queue_url: optional_text(&get, &settings::QUEUE_URL)?.filter(|u| !u.trim().is_empty()),
+            forecast: choice(&get, &settings::PREDICT)? == "forecast",
             backfill: match count(&get, &settings::BACKFILL_MINUTES)? {
                 0 => None,
                 m => Some(minutes(f64::from(m))),

@@ -20,7 +20,9 @@ use crate::ports::{
     Instances, LogStore, Metrics, Queue, SaveOutcome, ScalingGroups, ServiceError, Services,
     StateStore, StoredState,
 };
-use crate::record::{DecisionRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES};
+use crate::record::{
+    DecisionRecord, ForecastRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES,
+};
 use crate::schedule::ScheduledBounds;
 use crate::state::{LastDecision, State};
 use crate::window::{self, Plan, Span};
@@ -91,7 +93,7 @@ where
         };
         (loaded, gathered)
     });
-    let ((loaded, gathered), observed, others) = tokio::join!(
+    let ((loaded, gathered), observed, others, history) = tokio::join!(
         logs,
         observe(
             &svc.groups,
@@ -107,6 +109,7 @@ where
             "DescribePolicies",
             svc.groups.other_scalers(&cfg.group)
         )),
+        Box::pin(load_history(cfg, &svc.logs, budget.gather_by)),
     );
     let warnings = other_scalers_warning(others);
     let unsupported = observed.group.as_ref().and_then(unsupported_capacity);
@@ -151,6 +154,20 @@ where
     }
     let logs_complete = fetched.condition.is_complete() || quiet.is_some();
 
+    let window_signals = signals(
+        cfg,
+        &fetched,
+        &load,
+        logs_complete,
+        (span.end - span.start).num_milliseconds() as f64 / 60_000.0,
+    );
+    let mut history = history;
+    let forecast = history.as_mut().map(|h| {
+        let ahead_at = opts.now
+            + FORECAST_AHEAD
+            + chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
+        h.forecast_record(span.end, window_signals.requests_per_minute, ahead_at)
+    });
     let (decision, mut next_state) = match capacity {
         None => {
             let detail = format!(
@@ -167,13 +184,7 @@ where
         Some(capacity) => {
             let (decision, next) = decide(
                 &cfg.policy,
-                &signals(
-                    cfg,
-                    &fetched,
-                    &load,
-                    logs_complete,
-                    (span.end - span.start).num_milliseconds() as f64 / 60_000.0,
-                ),
+                &window_signals,
                 scheduled_limits(capacity, &scheduled),
                 fleet.conditions(),
                 &loaded.state,
@@ -288,6 +299,25 @@ where
     if let Some(e) = &outcome.error {
         errors.push(e.to_string());
     }
+    let mut forecast = forecast;
+    if let (Some(h), Some(record)) = (&history, &mut forecast) {
+        if state_saved && !h.unknown {
+            let key = crate::forecast::history_key(&cfg.state_key);
+            let save = svc
+                .logs
+                .save(&cfg.bucket, &key, h.history.encode(), h.etag.as_deref());
+            match within(budget.tidy_by, "PutObject", save).await {
+                Ok(SaveOutcome::Saved) => {}
+                Ok(SaveOutcome::Conflict) => {
+                    record.note = Some(
+                        "another run wrote the history first: this window's requests are not in it"
+                            .into(),
+                    )
+                }
+                Err(e) => record.note = Some(format!("the history was not saved: {e}")),
+            }
+        }
+    }
     let mut logs = logs_record(&fetched);
     if let (Some(url), Some(queue)) = (
         &cfg.queue_url,
@@ -339,6 +369,7 @@ where
         state: state_record,
         errors,
         warnings,
+        forecast,
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }
@@ -356,7 +387,8 @@ where
     L: LogStore + StateStore + Clone + 'static,
     Q: Queue,
 {
-    let not_logs = [cfg.state_key.as_str()];
+    let history_key = crate::forecast::history_key(&cfg.state_key);
+    let not_logs = [cfg.state_key.as_str(), history_key.as_str()];
     let source = Source {
         bucket: &cfg.bucket,
         prefix: &cfg.prefix,
@@ -484,6 +516,7 @@ fn replay_record(
         state: state_record,
         errors,
         warnings: Vec::new(),
+        forecast: None,
         duration_ms: started.elapsed().as_millis() as u64,
     }
 }
@@ -780,6 +813,95 @@ async fn reread_before_acting<G: ScalingGroups>(
         decided_on.desired, now.desired, decided_on.min, now.min, decided_on.max, now.max
     );
     decision.into_hold(Rule::GroupChanged, detail)
+}
+
+/// How far ahead of now the record's forecast looks, besides the warm-up: one schedule period
+/// (what a pre-scaling run would have to prepare for).
+const FORECAST_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The request history as loaded (`LOGSCALE_PREDICT=forecast`).
+struct LoadedHistory {
+    history: crate::forecast::History,
+    etag: Option<String>,
+    /// Reading it failed: it is not written this run (it may exist).
+    unknown: bool,
+    note: Option<String>,
+}
+
+impl LoadedHistory {
+    /// What the history says of this window and of the time ahead, against what came; then
+    /// this window's requests join it.
+    fn forecast_record(
+        &mut self,
+        end: DateTime<Utc>,
+        actual: Option<f64>,
+        ahead_at: DateTime<Utc>,
+    ) -> ForecastRecord {
+        let this_window = self.history.forecast(end);
+        let ahead = self.history.forecast(ahead_at);
+        if let Some(rpm) = actual {
+            self.history.record(end, rpm);
+        }
+        ForecastRecord {
+            this_window,
+            actual_requests_per_minute: actual,
+            ahead_at,
+            ahead,
+            slots: self.history.recorded(),
+            note: self.note.clone(),
+        }
+    }
+}
+
+async fn load_history<S: StateStore>(
+    cfg: &Config,
+    store: &S,
+    by: Option<Instant>,
+) -> Option<LoadedHistory> {
+    if !cfg.forecast {
+        return None;
+    }
+    let key = crate::forecast::history_key(&cfg.state_key);
+    let empty = |unknown, etag, note| LoadedHistory {
+        history: crate::forecast::History::default(),
+        etag,
+        unknown,
+        note,
+    };
+    Some(
+        match within(by, "GetObject", store.load(&cfg.bucket, &key)).await {
+            Ok(None) => empty(false, None, None),
+            Ok(Some(stored)) if stored.refused.is_none() => {
+                match crate::forecast::History::decode(&stored.bytes) {
+                    Ok(history) => LoadedHistory {
+                        history,
+                        etag: stored.etag,
+                        unknown: false,
+                        note: None,
+                    },
+                    Err(e) => empty(
+                        false,
+                        stored.etag,
+                        Some(format!(
+                            "the history was unreadable ({e}); starting a new one"
+                        )),
+                    ),
+                }
+            }
+            Ok(Some(stored)) => empty(
+                false,
+                stored.etag,
+                Some("the history object is too large; starting a new one".into()),
+            ),
+            Err(e) => empty(
+                true,
+                None,
+                Some(format!(
+                    "could not read the history ({e}); it is not written this run"
+                )),
+            ),
+        },
+    )
 }
 
 /// How the state's write ended.

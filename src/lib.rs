@@ -31,6 +31,8 @@
 //! - `schedule`: `LOGSCALE_SCHEDULE`'s minimums and maximums by day and local time, read in
 //!   the group's time zone (DST included) for a given instant.
 //! - `state`: what the policy remembers between runs, kept in S3 with conditional writes.
+//! - `forecast`: four weeks of requests per minute beside the state, and the seasonal naive
+//!   forecast the record shows against what came (`LOGSCALE_PREDICT`).
 //! - `act`: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
 //! - `record`: the JSON decision record, the product's contract; `human` renders it.
 //! - [`ports`]: one narrow trait per outside service, returning this crate's types, and
@@ -55,6 +57,7 @@ mod cycle;
 mod decide;
 mod discover;
 mod fetch;
+mod forecast;
 mod handler;
 mod human;
 pub mod memory;

@@ -56,6 +56,10 @@ pub struct DecisionRecord {
     /// What may make this decision not last (other scalers of the group); absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The request history's forecast against what came (`LOGSCALE_PREDICT=forecast`); absent
+    /// when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastRecord>,
     pub duration_ms: u64,
 }
 
@@ -152,4 +156,24 @@ fn is_zero(n: &usize) -> bool {
 
 fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// What the request history forecast (the larger of a day and a week earlier), against what
+/// came. It changes no decision.
+#[derive(Debug, Serialize)]
+pub struct ForecastRecord {
+    /// What the history said of this window's end (`null`: nothing recorded a day or a week
+    /// before).
+    pub this_window: Option<crate::forecast::Forecast>,
+    /// What came: this window's requests per minute.
+    pub actual_requests_per_minute: Option<f64>,
+    /// The forecast for one schedule period and the warm-up ahead: when capacity launched now
+    /// would be ready.
+    #[serde(serialize_with = "rfc3339")]
+    pub ahead_at: DateTime<Utc>,
+    pub ahead: Option<crate::forecast::Forecast>,
+    /// Five-minute slots the history holds (at most four weeks: 8,064).
+    pub slots: usize,
+    /// Why the history started anew or was not saved, when so.
+    pub note: Option<String>,
 }

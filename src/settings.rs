@@ -262,6 +262,13 @@ pub const BACKFILL_MINUTES: Setting = Setting {
     },
     meaning: "an object whose first timestamped line is older than the window's start by more than this is a backfill of old logs: not counted as demand, but counted in the record (`logs.backfill_objects`); a day by default, so a log written in local time (up to UTC+14) is never taken for one; `0` turns the check off",
 };
+pub const PREDICT: Setting = Setting {
+    variable: "LOGSCALE_PREDICT",
+    parameter: Some("Predict"),
+    default: Fallback::Value("off"),
+    allowed: Allowed::OneOf(&["off", "forecast"]),
+    meaning: "`forecast` keeps four weeks of requests per minute beside the state and shows in the record what the same time a day and a week earlier forecast for this window and for the next minutes, against what came (it changes no decision); `off` keeps nothing, see [Forecasts](#forecasts)",
+};
 pub const EMPTY_WINDOW: Setting = Setting {
     variable: "LOGSCALE_EMPTY_WINDOW",
     parameter: Some("EmptyWindow"),
@@ -556,6 +563,7 @@ pub const SETTINGS: &[Setting] = &[
     KEYS_SORTED,
     QUEUE_URL,
     BACKFILL_MINUTES,
+    PREDICT,
     EMPTY_WINDOW,
     METRICS_MINUTES,
     CPU_HIGH,

@@ -1421,3 +1421,75 @@ async fn a_slow_metric_is_cut_off_at_the_deadline_and_never_scales_in() {
         record.errors
     );
 }
+
+/// Issue 10, forecast-only: the history beside the state says, a day later, what came the day
+/// before, and the record shows it against what comes now; no decision changes.
+#[tokio::test]
+async fn the_forecast_shows_the_day_before_against_what_came() {
+    let cloud = world(1, 10, 2, &[50.0, 50.0]);
+    let cfg = config(&[("LOGSCALE_PREDICT", "forecast")]);
+    let first = run(&cloud, &cfg, false).await;
+    let forecast = first.forecast.as_ref().expect("a forecast");
+    assert_eq!(forecast.this_window, None, "nothing recorded yet");
+    assert_eq!(forecast.actual_requests_per_minute, Some(400.0));
+    let key = crate::forecast::history_key(STATE_KEY);
+    let stored = crate::forecast::History::decode(&cloud.object(BUCKET, &key).unwrap()).unwrap();
+    assert_eq!(stored.recorded(), 1);
+
+    // A day later, the same time: the day before is the forecast, the new window the actual.
+    let day = now() + chrono::Duration::days(1);
+    // Lines from a day later too (the logs of a day before would be a backfill).
+    let spec = LogGenSpec {
+        error_share: 0.0,
+        slow_share: 0.0,
+        slow_ms: 200.0,
+        start: (day - chrono::Duration::minutes(3)).naive_utc(),
+        ..LogGenSpec::new(Format::Original, 1000)
+    };
+    let mut body = Vec::new();
+    generate(&spec, &mut body).unwrap();
+    cloud.put_object(
+        BUCKET,
+        "logs/app-2.log",
+        body,
+        day - chrono::Duration::minutes(2),
+    );
+    let next = run_at(&cloud, &cfg, false, day).await;
+    let forecast = next.forecast.as_ref().unwrap();
+    let this = forecast.this_window.expect("the day before");
+    assert_eq!(this.requests_per_minute, 400.0);
+    // After a day without runs the window is the catch-up span: 1,000 requests in 30 minutes.
+    let actual = forecast.actual_requests_per_minute.unwrap();
+    assert!((actual - 1000.0 / 30.0).abs() < 1e-9, "{actual}");
+    assert_eq!(forecast.slots, 2);
+    // The history object is not read as logs.
+    assert_eq!(next.logs.objects_read, 1);
+
+    // Off (the default): no history read or written, nothing in the record.
+    let off = run_at(
+        &cloud,
+        &config(&[]),
+        false,
+        day + chrono::Duration::minutes(5),
+    )
+    .await;
+    assert!(off.forecast.is_none());
+}
+
+#[tokio::test]
+async fn a_history_that_cannot_be_read_is_named_and_not_written() {
+    let cloud = world(1, 10, 2, &[50.0, 50.0]);
+    let cfg = config(&[("LOGSCALE_PREDICT", "forecast")]);
+    let key = crate::forecast::history_key(STATE_KEY);
+    cloud.inject(Fault::error("GetObject", "SlowDown").on(&key).times(1));
+    let record = run(&cloud, &cfg, false).await;
+    let note = record.forecast.unwrap().note.unwrap_or_default();
+    assert!(note.contains("could not read the history"), "{note}");
+    assert!(cloud.object(BUCKET, &key).is_none(), "not written");
+    // Garbage in its place starts a new one, noted.
+    cloud.put_object(BUCKET, &key, &b"not gzip"[..], now());
+    let record = run_at(&cloud, &cfg, false, now() + chrono::Duration::minutes(5)).await;
+    let note = record.forecast.unwrap().note.unwrap_or_default();
+    assert!(note.contains("unreadable"), "{note}");
+    assert!(crate::forecast::History::decode(&cloud.object(BUCKET, &key).unwrap()).is_ok());
+}
