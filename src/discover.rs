@@ -161,7 +161,7 @@ impl PrefixTemplate {
     }
 
     /// The literal text before the first field: every partition lies under it.
-    fn literal_head(&self) -> &str {
+    pub fn literal_head(&self) -> &str {
         match self.pieces.first() {
             Some(Piece::Literal(text)) => text,
             _ => "",

@@ -577,7 +577,11 @@ where
     counts.messages = messages.len();
 
     // Which objects each message announces; one object may be announced by several.
-    let root = prefix_root(source.prefix);
+    // The objects under the prefix's literal head (`%%` read as the `%` it stands for).
+    let template = PrefixTemplate::parse(source.prefix);
+    let root = template
+        .as_ref()
+        .map_or(source.prefix, PrefixTemplate::literal_head);
     let mut wanted: Vec<ObjectInfo> = Vec::new();
     let mut index_of: HashMap<(String, Option<String>), usize> = HashMap::new();
     let mut message_objects: Vec<Vec<usize>> = vec![Vec::new(); messages.len()];
@@ -701,12 +705,6 @@ fn queue_discovery(calls: usize, counts: QueueReport) -> Discovery {
         start_after: None,
         note: None,
     }
-}
-
-/// The literal head of a prefix (before its first time field): notified objects outside it are
-/// not this deployment's logs.
-fn prefix_root(prefix: &str) -> &str {
-    prefix.find('%').map_or(prefix, |i| &prefix[..i])
 }
 
 /// Deletes the messages of a run's counted objects, ten per call, until `by`. Returns how many
