@@ -69,6 +69,8 @@ pub struct Config {
     pub timezone: chrono_tz::Tz,
     /// Where the policy's state is kept, in the log bucket.
     pub state_key: String,
+    /// Where each record's metrics go (`LOGSCALE_METRICS_NAMESPACE`); `None` when off.
+    pub metrics: Option<crate::metrics::MetricsSpec>,
     /// Do everything except the final SetDesiredCapacity call.
     pub dry_run: bool,
     /// Pass HonorCooldown to SetDesiredCapacity, so AWS refuses a change during a cooldown.
@@ -183,6 +185,7 @@ impl Config {
             reserve: Duration::from_secs_f64(reserve),
             parse,
             s3_path_style: optional_boolean(&get, &settings::S3_PATH_STYLE)?,
+            metrics: metrics_spec(&get)?,
         })
     }
 }
@@ -426,6 +429,25 @@ fn time_zone(
 /// Whole or fractional minutes as a span of time.
 fn minutes(m: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((m * 60_000.0).round() as i64)
+}
+
+fn metrics_spec(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::metrics::MetricsSpec>, ConfigError> {
+    let namespace = text(get, &settings::METRICS_NAMESPACE)?;
+    let dimensions = text(get, &settings::METRICS_DIMENSIONS)?;
+    crate::metrics::MetricsSpec::parse(&namespace, &dimensions).map_err(|e| match e {
+        crate::metrics::MetricsSpecError::Namespace => invalid(
+            settings::METRICS_NAMESPACE.variable,
+            &namespace,
+            &e.to_string(),
+        ),
+        _ => invalid(
+            settings::METRICS_DIMENSIONS.variable,
+            &dimensions,
+            &e.to_string(),
+        ),
+    })
 }
 
 fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {

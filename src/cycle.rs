@@ -371,6 +371,7 @@ where
         warnings,
         forecast,
         duration_ms: started.elapsed().as_millis() as u64,
+        invocation: None,
     }
 }
 
@@ -518,6 +519,7 @@ fn replay_record(
         warnings: Vec::new(),
         forecast: None,
         duration_ms: started.elapsed().as_millis() as u64,
+        invocation: None,
     }
 }
 

@@ -35,6 +35,8 @@
 //!   forecast the record shows against what came (`LOGSCALE_PREDICT`).
 //! - `act`: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
 //! - `record`: the JSON decision record, the product's contract; `human` renders it.
+//! - [`metrics`]: the record as CloudWatch metrics, one Embedded Metric Format line beside it
+//!   (what the template's alarms and dashboard read).
 //! - [`ports`]: one narrow trait per outside service, returning this crate's types, and
 //!   [`ports::Services`], one of each for a cycle.
 //! - [`aws`]: those traits over the AWS SDK (S3, Auto Scaling, EC2, CloudWatch, SQS).
@@ -62,6 +64,7 @@ mod handler;
 mod human;
 pub mod memory;
 mod metric;
+pub mod metrics;
 mod notify;
 mod observe;
 pub mod ports;
@@ -87,7 +90,7 @@ pub use fetch::{
 pub use handler::{handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
 pub use metric::{MetricSpec, MetricSpecError, Statistic};
-pub use record::DecisionRecord;
+pub use record::{DecisionRecord, Invocation};
 pub use schedule::{RuleProblem, Schedule, ScheduleError, ScheduledBounds};
 pub use settings::{find as find_setting, Setting, SETTINGS};
 pub use state::{State, MAX_STATE_BYTES};

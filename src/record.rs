@@ -61,6 +61,18 @@ pub struct DecisionRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast: Option<ForecastRecord>,
     pub duration_ms: u64,
+    /// The Lambda invocation that ran the cycle (absent from the CLI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<Invocation>,
+}
+
+/// Which Lambda invocation ran the cycle, so that a record, its metrics and the function's
+/// own log lines can be matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invocation {
+    pub request_id: String,
+    /// The first invocation of this execution environment (its start-up counted in it).
+    pub cold_start: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -526,6 +526,20 @@ pub const PAUSED: Setting = Setting {
     allowed: Allowed::Boolean,
     meaning: "decide and record, change nothing",
 };
+pub const METRICS_NAMESPACE: Setting = Setting {
+    variable: "LOGSCALE_METRICS_NAMESPACE",
+    parameter: Some("MetricsNamespace"),
+    default: Fallback::Value("Logscale"),
+    allowed: Allowed::Text { max_len: Some(255) },
+    meaning: "the CloudWatch namespace of the metrics each record emits as an Embedded Metric Format line (A-Z a-z 0-9 . - _ / # : and spaces, not under `AWS/`); `off` turns them off, see [Deploy and operate](#deploy-and-operate)",
+};
+pub const METRICS_DIMENSIONS: Setting = Setting {
+    variable: "LOGSCALE_METRICS_DIMENSIONS",
+    parameter: Some("MetricsDimensions"),
+    default: Fallback::Value(""),
+    allowed: Allowed::Text { max_len: Some(4096) },
+    meaning: "fixed dimensions added beside `AutoScalingGroupName` to every metric, as `Name=Value,Name=Value` (for example `Environment=prod`); the template's alarms and dashboard read the metrics by the group alone, so leave it empty with them",
+};
 pub const STATE_KEY: Setting = Setting {
     variable: "LOGSCALE_STATE_KEY",
     parameter: Some("StateKey"),
@@ -606,6 +620,8 @@ pub const SETTINGS: &[Setting] = &[
     METRIC_STATISTIC,
     METRIC_TARGET_PER_INSTANCE,
     PAUSED,
+    METRICS_NAMESPACE,
+    METRICS_DIMENSIONS,
     STATE_KEY,
     SCHEDULE,
     TIMEZONE,

@@ -118,12 +118,52 @@ impl Lambda {
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(self.dir.join("function.err")).unwrap_or_default()
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        let record: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "invoke printed no JSON ({e}): {}",
                 String::from_utf8_lossy(&out.stdout)
             )
-        })
+        });
+        self.check_metrics_line(&record);
+        record
+    }
+
+    /// The EMF line the function printed beside this invocation's record: valid by the
+    /// specification, and saying what the record says.
+    fn check_metrics_line(&self, record: &Value) {
+        let request_id = record["invocation"]["request_id"]
+            .as_str()
+            .expect("the record names its invocation");
+        let out = std::fs::read_to_string(self.dir.join("function.out")).unwrap_or_default();
+        let doc: Value = out
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v.get("_aws").is_some() && v["request_id"] == request_id)
+            .unwrap_or_else(|| panic!("no metrics line for {request_id} in:\n{out}"));
+        emf::check_emf(&doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        assert_eq!(doc["AutoScalingGroupName"], record["group"]);
+        let before = record["decision"]["from"].as_f64();
+        match record["capacity"].is_null() {
+            true => {
+                assert_eq!(doc["Blind"], 1.0, "{doc}");
+                assert!(doc.get("DesiredBefore").is_none());
+            }
+            false => {
+                assert_eq!(doc["DesiredBefore"].as_f64(), before);
+                let changed = record["applied"] == true;
+                let after = if changed {
+                    record["decision"]["to"].as_f64()
+                } else {
+                    before
+                };
+                assert_eq!(doc["DesiredAfter"].as_f64(), after, "{doc}");
+                assert_eq!(doc.get("HeldBy").is_some(), after == before, "{doc}");
+            }
+        }
+        assert_eq!(
+            doc["CycleDuration"].as_f64(),
+            record["duration_ms"].as_f64()
+        );
     }
 
     /// The record lines the function printed to stdout (what CloudWatch Logs would keep).
@@ -496,6 +536,10 @@ async fn stabilization_across_real_invocations() {
         (Some("hold"), Some(4)),
         "{r:#}"
     );
+    assert_eq!(
+        r["invocation"]["cold_start"], true,
+        "the process's first invocation"
+    );
 
     // 2. A minute later the busy logs are out of the log window and latency is low: everything
     //    says 2 or 3, but the busy run is still inside the 90-second stabilization window.
@@ -505,6 +549,10 @@ async fn stabilization_across_real_invocations() {
     assert_eq!(r["decision"]["action"], "hold", "{r:#}");
     assert!(rules(&r).contains(&"stabilized".to_string()), "{r:#}");
     assert_eq!(group_state(&s.group)["desired"], 4);
+    assert_eq!(
+        r["invocation"]["cold_start"], false,
+        "the same process, warm"
+    );
 
     // 3. Once the busy run has left the stabilization window, the drop is sustained.
     std::thread::sleep(Duration::from_secs(100).saturating_sub(t0.elapsed()));

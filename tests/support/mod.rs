@@ -5,6 +5,8 @@
 //! test process ends. Tests use their own resource names, so they can run concurrently.
 #![allow(dead_code)]
 
+pub mod emf;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
