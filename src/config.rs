@@ -51,7 +51,7 @@ pub struct Config {
     /// Discovery by queue: S3's notifications of new objects arrive in this SQS queue.
     pub queue_url: Option<String>,
     /// Keep the request history and show its forecast in the record (`LOGSCALE_PREDICT`).
-    pub forecast: bool,
+    pub predict: crate::forecast::Predict,
     /// An object whose first timestamped line is older than the window's start by more than
     /// this is a backfill of old logs, not demand; `None`: no check.
     pub backfill: Option<chrono::Duration>,
@@ -162,7 +162,11 @@ impl Config {
             empty_window_is_quiet: choice(&get, &settings::EMPTY_WINDOW)? == "no_traffic",
             keys_sorted: boolean(&get, &settings::KEYS_SORTED)?,
             queue_url: optional_text(&get, &settings::QUEUE_URL)?.filter(|u| !u.trim().is_empty()),
-            forecast: choice(&get, &settings::PREDICT)? == "forecast",
+            predict: match choice(&get, &settings::PREDICT)? {
+                "forecast" => crate::forecast::Predict::Forecast,
+                "active" => crate::forecast::Predict::Active,
+                _ => crate::forecast::Predict::Off,
+            },
             backfill: match count(&get, &settings::BACKFILL_MINUTES)? {
                 0 => None,
                 m => Some(minutes(f64::from(m))),
@@ -357,6 +361,11 @@ fn optional_text(
 
 fn within_length(setting: &Setting, value: &str) -> Result<(), ConfigError> {
     match setting.allowed {
+        Allowed::Pattern(p) if !(p.check)(value) => Err(invalid(
+            setting.variable,
+            value,
+            &format!("expected {}", p.describe),
+        )),
         Allowed::Text { max_len: Some(max) } if value.len() > max => Err(invalid(
             setting.variable,
             value,
@@ -595,6 +604,34 @@ mod tests {
     }
 
     const BASE: [(&str, &str); 2] = [("LOGSCALE_BUCKET", "app-logs"), ("LOGSCALE_GROUP", "web")];
+
+    #[test]
+    fn names_that_would_widen_an_arn_are_refused_as_the_template_refuses_them() {
+        for (var, bad) in [
+            ("LOGSCALE_GROUP", "web-*"),
+            ("LOGSCALE_GROUP", "a:b"),
+            ("LOGSCALE_GROUP", "${aws:username}"),
+            ("LOGSCALE_PREFIX", "logs/*"),
+            ("LOGSCALE_PREFIX", "logs/../other/"),
+            ("LOGSCALE_STATE_KEY", "state/?.json"),
+            ("LOGSCALE_STATE_KEY", "state/%Y.json"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((var, bad));
+            let err = config(&pairs).unwrap_err().to_string();
+            assert!(err.contains(var) && err.contains(bad), "{var}={bad}: {err}");
+        }
+        let mut fine = BASE.to_vec();
+        fine.extend([
+            ("LOGSCALE_GROUP", "web-asg_2.prod"),
+            (
+                "LOGSCALE_PREFIX",
+                "AWSLogs/123456789012/elasticloadbalancing/%Y/%m/%d/",
+            ),
+            ("LOGSCALE_STATE_KEY", "logscale-state/web (prod).json"),
+        ]);
+        config(&fine).unwrap();
+    }
 
     #[test]
     fn defaults_are_the_original_tools_thresholds() {

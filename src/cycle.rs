@@ -162,12 +162,21 @@ where
         (span.end - span.start).num_milliseconds() as f64 / 60_000.0,
     );
     let mut history = history;
-    let forecast = history.as_mut().map(|h| {
-        let ahead_at = opts.now
-            + FORECAST_AHEAD
-            + chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
-        h.forecast_record(span.end, window_signals.requests_per_minute, ahead_at)
-    });
+    let ahead_at = opts.now
+        + FORECAST_AHEAD
+        + chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
+    let forecast = history
+        .as_mut()
+        .map(|h| h.forecast_record(span.end, window_signals.requests_per_minute, ahead_at));
+    let mut window_signals = window_signals;
+    if cfg.predict == crate::forecast::Predict::Active {
+        // From the next window until what is started now serves: pre-scaling for it is timely.
+        window_signals.forecast_requests_per_minute = history.as_ref().and_then(|h| {
+            h.history
+                .highest_forecast(opts.now + FORECAST_AHEAD, ahead_at)
+                .map(|f| f.requests_per_minute)
+        });
+    }
     let (decision, mut next_state) = match capacity {
         None => {
             let detail = format!(
@@ -185,7 +194,7 @@ where
             let (decision, next) = decide(
                 &cfg.policy,
                 &window_signals,
-                scheduled_limits(capacity, &scheduled),
+                scheduled.limits(capacity),
                 fleet.conditions(),
                 &loaded.state,
                 opts.now,
@@ -575,6 +584,7 @@ fn signals(
         requests_per_minute,
         metric: load.metric,
         metric_unread: load.metric_unread,
+        forecast_requests_per_minute: None,
         cpu_percent: load.cpu_percent,
         memory_percent: load.memory_percent,
         error_rate: fetched.summary.error_rate(),
@@ -724,27 +734,9 @@ fn spaced_from_the_last_change(
     decision.into_hold(rule, detail)
 }
 
-/// The limits the policy decides within: the group's, narrowed by the schedule's bounds for
-/// this time (`LOGSCALE_SCHEDULE`). A scheduled minimum above the group's maximum stops at the
-/// maximum; AWS refuses anything outside the group's own limits.
-fn scheduled_limits(group: Capacity, scheduled: &ScheduledBounds) -> Capacity {
-    let min = scheduled
-        .min
-        .map_or(group.min, |m| m.clamp(group.min, group.max.max(group.min)));
-    let max = scheduled
-        .max
-        .map_or(group.max, |m| m.min(group.max))
-        .max(min);
-    Capacity {
-        min,
-        max,
-        desired: group.desired,
-    }
-}
-
 /// Names the schedule's rules in the decision when they narrowed the group's limits.
 fn with_schedule(decision: Decision, group: Capacity, scheduled: &ScheduledBounds) -> Decision {
-    let limits = scheduled_limits(group, scheduled);
+    let limits = scheduled.limits(group);
     if limits.min == group.min && limits.max == group.max {
         return decision;
     }
@@ -860,7 +852,7 @@ async fn load_history<S: StateStore>(
     store: &S,
     by: Option<Instant>,
 ) -> Option<LoadedHistory> {
-    if !cfg.forecast {
+    if cfg.predict == crate::forecast::Predict::Off {
         return None;
     }
     let key = crate::forecast::history_key(&cfg.state_key);

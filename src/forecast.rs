@@ -12,6 +12,19 @@ use std::io::{Read, Write};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+/// What the history is for (`LOGSCALE_PREDICT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Predict {
+    /// No history is kept.
+    #[default]
+    Off,
+    /// The record shows the forecast against what came; decisions ignore it.
+    Forecast,
+    /// Also a signal: the highest forecast until capacity asked for now would serve, which may
+    /// scale out ahead of a rise and never scales in.
+    Active,
+}
+
 /// Minutes per slot: the schedule's period.
 pub const SLOT_MINUTES: i64 = 5;
 
@@ -114,6 +127,22 @@ impl History {
             requests_per_minute,
             from,
         })
+    }
+
+    /// The highest forecast of the slots from `from` to `to` (both included): what capacity
+    /// started now must be ready for.
+    pub fn highest_forecast(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<Forecast> {
+        let mut at = from;
+        let mut best: Option<Forecast> = None;
+        while at <= to {
+            if let Some(f) = self.forecast(at) {
+                if best.is_none_or(|b| f.requests_per_minute > b.requests_per_minute) {
+                    best = Some(f);
+                }
+            }
+            at += Duration::minutes(SLOT_MINUTES);
+        }
+        best
     }
 
     /// How many slots hold a value.

@@ -15,7 +15,7 @@
 //!   `AtMax`, `RequestsPerMinute`, `ErrorRate`, `Latency`, `SlowRate`, `CpuUtilization`,
 //!   `MemoryUtilization`, `ObjectsRead`, `LogsComplete`, `CycleDuration`, and for each signal
 //!   that reported `<Signal>Value`, `<Signal>Target`, `<Signal>Proposal` (`Cpu`, `Memory`,
-//!   `Latency`, `ErrorRate`, `SlowRate`, `Requests`, `Metric`);
+//!   `Latency`, `ErrorRate`, `SlowRate`, `Requests`, `Metric`, `Forecast`);
 //! - when the capacity did not change, dimensions `AutoScalingGroupName` + `HeldBy` (the rule
 //!   that had the last word, for example `stabilized` or `missing_data`): `Holds` = 1.
 

@@ -113,6 +113,21 @@ impl ScheduledBounds {
         self.rules.is_empty()
     }
 
+    /// The group's limits narrowed by these bounds, each kept within the group's own: a floor
+    /// no lower than its minimum nor higher than its maximum, a cap no higher than its maximum
+    /// and no lower than the floor.
+    pub fn limits(&self, group: crate::decide::Capacity) -> crate::decide::Capacity {
+        let min = self
+            .min
+            .map_or(group.min, |m| m.clamp(group.min, group.max.max(group.min)));
+        let max = self.max.map_or(group.max, |m| m.min(group.max)).max(min);
+        crate::decide::Capacity {
+            min,
+            max,
+            desired: group.desired,
+        }
+    }
+
     /// `capacity` brought under the `max`, then up to the `min`: when the two conflict, the
     /// floor wins.
     pub fn clamp(&self, capacity: u32) -> u32 {

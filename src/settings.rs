@@ -39,7 +39,76 @@ pub enum Allowed {
     Text { max_len: Option<usize> },
     /// One or more names separated by commas.
     List,
+    /// Text the template holds to an AllowedPattern and `config` to the same rule in code.
+    Pattern(&'static Pattern),
 }
+
+/// A text rule written twice, as the template's AllowedPattern (which may use look-ahead, as
+/// CloudFormation's Java patterns do) and as the check `config` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Pattern {
+    pub template: &'static str,
+    /// What it allows, for error messages and the README.
+    pub describe: &'static str,
+    pub check: fn(&str) -> bool,
+    /// The template's MaxLength, when it has one.
+    pub max_len: Option<usize>,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.template == other.template
+    }
+}
+
+/// Characters S3 calls safe or in need of special handling, less the ones that would widen an
+/// IAM ARN or prefix (`*`, `?`: wildcards; `$`, `{`, `}`: policy variables).
+fn key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!_.'()&@=;/:+, -".contains(c)
+}
+
+/// A log prefix: key characters (and `%` for the time fields), no `..` segment.
+pub const PREFIX_PATTERN: Pattern = Pattern {
+    template: "^(?!.*[.][.])[A-Za-z0-9!_.'()&@=;/:+, %-]{0,1024}$",
+    describe: "up to 1024 of A-Z a-z 0-9 ! _ . ' ( ) & @ = ; / : + , % - and spaces, without `..`",
+    check: |v| v.len() <= 1024 && !v.contains("..") && v.chars().all(|c| key_char(c) || c == '%'),
+    max_len: None,
+};
+
+/// The state's key: key characters, room for the history's suffix beside it.
+pub const STATE_KEY_PATTERN: Pattern = Pattern {
+    template: "^(?!.*[.][.])[A-Za-z0-9!_.'()&@=;/:+, -]{0,1013}$",
+    describe: "up to 1013 of A-Z a-z 0-9 ! _ . ' ( ) & @ = ; / : + , - and spaces, without `..`",
+    check: |v| v.len() <= 1013 && !v.contains("..") && v.chars().all(key_char),
+    max_len: None,
+};
+
+/// An Auto Scaling group's name as AWS allows it (printable ASCII but `:`), less what would
+/// widen its ARN or the state key derived from it, or break the dashboard's quoted JSON.
+pub const GROUP_PATTERN: Pattern = Pattern {
+    template: "^(?!.*[.][.])(?!.*[:*?${}])[!#-&(-\\[\\]-~]{1,255}$",
+    describe: "1 to 255 printable ASCII characters, none of : * ? $ { } \" ' \\ and no `..`",
+    check: |v| {
+        (1..=255).contains(&v.len())
+            && !v.contains("..")
+            && v.bytes()
+                .all(|b| (33..=126).contains(&b) && !b":*?${}\"'\\".contains(&b))
+    },
+    max_len: Some(255),
+};
+
+/// A CloudWatch namespace (`off` turns the metrics off).
+pub const NAMESPACE_PATTERN: Pattern = Pattern {
+    template: "^(?!AWS/)[A-Za-z0-9._/#: -]{1,255}$",
+    describe: "1 to 255 of A-Z a-z 0-9 . _ / # : - and spaces, not under `AWS/`",
+    check: |v| {
+        (1..=255).contains(&v.len())
+            && !v.starts_with("AWS/")
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._/#: -".contains(c))
+    },
+    max_len: Some(255),
+};
 
 /// One `LOGSCALE_*` variable.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,14 +176,14 @@ pub const PREFIX: Setting = Setting {
         unset: "",
         template: "logs/",
     },
-    allowed: Allowed::Text { max_len: None },
+    allowed: Allowed::Pattern(&PREFIX_PATTERN),
     meaning: "key prefix of the logs; it may hold the UTC time fields `%Y`, `%m`, `%d`, `%H` and `%M` (`%%` for a `%`), and then only the partitions that overlap the window are listed (see [Discovery](#discovery))",
 };
 pub const GROUP: Setting = Setting {
     variable: "LOGSCALE_GROUP",
     parameter: Some("GroupName"),
     default: Fallback::Required,
-    allowed: Allowed::Text { max_len: Some(255) },
+    allowed: Allowed::Pattern(&GROUP_PATTERN),
     meaning: "the Auto Scaling group to size",
 };
 pub const WINDOW_MINUTES: Setting = Setting {
@@ -266,8 +335,8 @@ pub const PREDICT: Setting = Setting {
     variable: "LOGSCALE_PREDICT",
     parameter: Some("Predict"),
     default: Fallback::Value("off"),
-    allowed: Allowed::OneOf(&["off", "forecast"]),
-    meaning: "`forecast` keeps four weeks of requests per minute beside the state and shows in the record what the same time a day and a week earlier forecast for this window and for the next minutes, against what came (it changes no decision); `off` keeps nothing, see [Forecasts](#forecasts)",
+    allowed: Allowed::OneOf(&["off", "forecast", "active"]),
+    meaning: "`forecast` keeps four weeks of requests per minute beside the state and shows in the record what the same time a day and a week earlier forecast for this window and for the next minutes, against what came (it changes no decision); `active` also scales out ahead of a forecast rise (never in); `off` keeps nothing, see [Forecasts](#forecasts)",
 };
 pub const EMPTY_WINDOW: Setting = Setting {
     variable: "LOGSCALE_EMPTY_WINDOW",
@@ -530,7 +599,7 @@ pub const METRICS_NAMESPACE: Setting = Setting {
     variable: "LOGSCALE_METRICS_NAMESPACE",
     parameter: Some("MetricsNamespace"),
     default: Fallback::Value("Logscale"),
-    allowed: Allowed::Text { max_len: Some(255) },
+    allowed: Allowed::Pattern(&NAMESPACE_PATTERN),
     meaning: "the CloudWatch namespace of the metrics each record emits as an Embedded Metric Format line (A-Z a-z 0-9 . - _ / # : and spaces, not under `AWS/`); `off` turns them off, see [Deploy and operate](#deploy-and-operate)",
 };
 pub const METRICS_DIMENSIONS: Setting = Setting {
@@ -544,7 +613,7 @@ pub const STATE_KEY: Setting = Setting {
     variable: "LOGSCALE_STATE_KEY",
     parameter: Some("StateKey"),
     default: Fallback::Derived("`logscale-state/<group>.json`"),
-    allowed: KEY,
+    allowed: Allowed::Pattern(&STATE_KEY_PATTERN),
     meaning: "the state object's key in the log bucket",
 };
 pub const SCHEDULE: Setting = Setting {
@@ -665,6 +734,7 @@ impl Setting {
             Allowed::Text { max_len: Some(n) } => format!("up to {n} characters"),
             Allowed::Text { max_len: None } => "text".to_string(),
             Allowed::List => "names separated by commas".to_string(),
+            Allowed::Pattern(p) => p.describe.to_string(),
         }
     }
 

@@ -17,7 +17,19 @@
 //!
 //! Costs and outcomes: `instance_minutes` (every launched instance, serving or not),
 //! `slo_violation_minutes`, `scaling_actions`, `flaps` (a change of direction within 15
-//! minutes of the previous change) and `max_instances`.
+//! minutes of the previous change) and `max_instances`. `oracle_instance_minutes` is what the
+//! cheapest capacity that meets the SLO in every minute would cost, were instances ready the
+//! minute they were wanted: no policy can meet the SLO for less, so it tells a goal that is out
+//! of reach (a cost cap below it) from a policy that falls short.
+//!
+//! # Time, schedules and history
+//! Minute 0 is a Monday, 00:00 UTC (a week-long trace starts its week there). The policy's
+//! `LOGSCALE_SCHEDULE` (in `LOGSCALE_TIMEZONE`) narrows the group's limits as in the cycle. With
+//! `LOGSCALE_PREDICT` set, each decision's requests per minute join a request history kept as
+//! the Lambda keeps it ([`crate::forecast::History`]), so a multi-day trace builds the seasons
+//! a forecast rests on: `forecast` reports the forecast's error against what came, `active`
+//! also hands the decision the highest forecast until capacity asked for then would serve
+//! (the warm-up plus one period ahead, as the cycle looks).
 //!
 //! # Who decides
 //! [`Scaler::Logscale`] is logscale's decision under the given [`Policy`] (`original` or
@@ -35,6 +47,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::decide::{decide, Capacity, Conditions, Policy, Signals};
+use crate::forecast::{History, Predict};
+use crate::schedule::Schedule;
 use crate::state::State;
 
 pub mod peers;
@@ -181,11 +195,36 @@ pub struct Minute {
     pub violation: bool,
 }
 
+/// What the cycle adds around the policy: a schedule and the request history.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub schedule: Option<Schedule>,
+    pub timezone: chrono_tz::Tz,
+    pub predict: Predict,
+}
+
+/// How the history's forecasts did, with `LOGSCALE_PREDICT` on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ForecastReport {
+    /// Decisions that had a forecast for their window.
+    pub windows: u32,
+    /// Mean of |forecast − actual| / actual over them, %.
+    pub mean_absolute_percent_error: f64,
+    /// Decisions in which the forecast's proposal was the largest and above the capacity
+    /// (`active` only).
+    pub led_scale_outs: u32,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub policy: String,
     pub minutes_simulated: u32,
     pub instance_minutes: u64,
+    /// The cheapest capacity meeting the SLO every minute, instances ready at once (a floor no
+    /// policy can beat while meeting the SLO).
+    pub oracle_instance_minutes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastReport>,
     pub slo_violation_minutes: u32,
     pub scaling_actions: u32,
     pub flaps: u32,
@@ -266,7 +305,57 @@ enum Decider {
 
 /// Runs the trace through the model under logscale's `policy`.
 pub fn simulate(trace: &[TracePoint], model: &Model, policy: &Policy, label: &str) -> Report {
-    simulate_with(trace, model, policy, Scaler::Logscale, label)
+    simulate_with(
+        trace,
+        model,
+        policy,
+        &Context::default(),
+        Scaler::Logscale,
+        label,
+    )
+}
+
+/// One minute of the model at `load` with `serving` instances: (cpu, mean latency, error
+/// rate, violation). `own_errors` are the application's, whatever the capacity.
+fn minute_outcome(
+    model: &Model,
+    th: &crate::decide::Thresholds,
+    load: f64,
+    serving: u32,
+    own_errors: f64,
+) -> (f64, f64, f64, bool) {
+    let capacity = f64::from(serving) * model.capacity_per_instance;
+    let u = if capacity > 0.0 {
+        load / capacity
+    } else if load > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    let refused = if u > 1.0 {
+        100.0 * (1.0 - 1.0 / u)
+    } else {
+        0.0
+    };
+    let error_rate = (refused + own_errors).min(100.0);
+    let mean = model.base_latency_ms / (1.0 - u.min(0.99));
+    let p95 = mean * -(0.05f64).ln();
+    let cpu = model.idle_cpu + (100.0 - model.idle_cpu) * u.min(1.0);
+    (
+        cpu,
+        mean,
+        error_rate,
+        p95 > th.slow_ms || error_rate > th.error_rate,
+    )
+}
+
+/// The fewest instances within the model's limits that meet the SLO at `load` (the most, when
+/// none does: the application's own errors, or a load beyond the maximum).
+fn fewest_meeting_slo(model: &Model, th: &crate::decide::Thresholds, load: f64, own: f64) -> u32 {
+    let (min, max) = (model.min, model.max.max(model.min));
+    (min..=max)
+        .find(|n| !minute_outcome(model, th, load, *n, own).3)
+        .unwrap_or(max)
 }
 
 /// Runs the trace through the model with `scaler` deciding; `policy` gives the SLO (its slow
@@ -276,10 +365,16 @@ pub fn simulate_with(
     trace: &[TracePoint],
     model: &Model,
     policy: &Policy,
+    context: &Context,
     scaler: Scaler,
     label: &str,
 ) -> Report {
-    let epoch: DateTime<Utc> = DateTime::from_timestamp(1_733_616_000, 0).expect("valid");
+    // Monday 2024-12-09, 00:00 UTC.
+    let epoch: DateTime<Utc> = DateTime::from_timestamp(1_733_702_400, 0).expect("valid");
+    let mut history = (context.predict != Predict::Off).then(History::default);
+    let mut forecast_report = history.as_ref().map(|_| ForecastReport::default());
+    let mut forecast_error_sum = 0.0;
+    let warmup = Duration::from_std(policy.warmup).unwrap_or_default();
     let th = &policy.thresholds;
     let last = trace.last().map_or(0, |p| p.minute);
     let first = trace.first().map_or(0.0, |p| p.requests_per_minute);
@@ -307,6 +402,8 @@ pub fn simulate_with(
         policy: label.to_string(),
         minutes_simulated: 0,
         instance_minutes: 0,
+        oracle_instance_minutes: 0,
+        forecast: None,
         slo_violation_minutes: 0,
         scaling_actions: 0,
         flaps: 0,
@@ -334,28 +431,17 @@ pub fn simulate_with(
             .filter(|(i, l)| age(**l, minute, is_initial(*i)) >= ready_at_start)
             .count() as u32;
         let capacity = f64::from(serving) * model.capacity_per_instance;
-        let u = if capacity > 0.0 {
-            load / capacity
-        } else if load > 0.0 {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-        let refused = if u > 1.0 {
-            100.0 * (1.0 - 1.0 / u)
-        } else {
-            0.0
-        };
-        let error_rate = (refused + trace[point].error_rate).min(100.0);
-        let mean = model.base_latency_ms / (1.0 - u.min(0.99));
+        let own_errors = trace[point].error_rate;
+        let (cpu, mean, error_rate, violation) =
+            minute_outcome(model, th, load, serving, own_errors);
         let quantile = |p: f64| mean * -(1.0 - p).ln();
         let p95 = quantile(0.95);
         let slow = 100.0 * (-th.slow_ms / mean).exp();
-        let cpu = model.idle_cpu + (100.0 - model.idle_cpu) * u.min(1.0);
-        let violation = p95 > th.slow_ms || error_rate > th.error_rate;
 
         report.minutes_simulated += 1;
         report.instance_minutes += launched.len() as u64;
+        report.oracle_instance_minutes +=
+            u64::from(fewest_meeting_slo(model, th, load, own_errors));
         report.slo_violation_minutes += u32::from(violation);
         report.timeline.push(Minute {
             minute,
@@ -402,15 +488,38 @@ pub fn simulate_with(
             cpu_complete: true,
             metric: None,
             metric_unread: false,
+            forecast_requests_per_minute: None,
         };
+        let mut signals = signals;
         period = (0.0, 0.0, 0.0, 0.0, 0);
         let current = launched.len() as u32;
+        let now = epoch + Duration::minutes(i64::from(minute));
+        if let (Some(h), Some(fr), Some(actual)) =
+            (&mut history, &mut forecast_report, requests_per_minute)
+        {
+            // As the cycle: this window's forecast against what came, then it joins the history.
+            if let Some(f) = h.forecast(now).filter(|_| actual > 0.0) {
+                fr.windows += 1;
+                forecast_error_sum += (f.requests_per_minute - actual).abs() / actual;
+            }
+            h.record(now, actual);
+            if context.predict == Predict::Active {
+                let ahead = now + Duration::minutes(i64::from(PERIOD_MINUTES));
+                signals.forecast_requests_per_minute = h
+                    .highest_forecast(ahead, ahead + warmup)
+                    .map(|f| f.requests_per_minute);
+            }
+        }
         let to = match &mut decider {
             Decider::Logscale { stored } => {
-                let capacity_limits = Capacity {
+                let group = Capacity {
                     min: model.min,
                     max: model.max,
                     desired: current,
+                };
+                let capacity_limits = match &context.schedule {
+                    Some(s) => s.bounds_at(now, context.timezone).limits(group),
+                    None => group,
                 };
                 let conditions = Conditions {
                     activity_in_progress: false,
@@ -419,10 +528,17 @@ pub fn simulate_with(
                 };
                 // The real state handling: what was stored is decoded, and the new state encoded.
                 let state = State::decode(stored).unwrap_or_default();
-                let now = epoch + Duration::minutes(i64::from(minute));
                 let (decision, next) =
                     decide(policy, &signals, capacity_limits, conditions, &state, now);
                 *stored = next.encode();
+                if let Some(fr) = &mut forecast_report {
+                    let largest = decision.signals.iter().max_by_key(|s| s.proposal);
+                    if decision.to > current
+                        && largest.is_some_and(|s| s.signal == crate::decide::Signal::Forecast)
+                    {
+                        fr.led_scale_outs += 1;
+                    }
+                }
                 decision.to
             }
             Decider::TargetTracking(peer) => peer.decide(&peer_input(model, current, &samples)),
@@ -446,6 +562,12 @@ pub fn simulate_with(
             }
             report.max_instances = report.max_instances.max(launched.len() as u32);
         }
+    }
+    if let Some(mut fr) = forecast_report {
+        if fr.windows > 0 {
+            fr.mean_absolute_percent_error = 100.0 * forecast_error_sum / f64::from(fr.windows);
+        }
+        report.forecast = Some(fr);
     }
     report
 }
@@ -660,19 +782,28 @@ mod tests {
     }
 
     #[test]
-    fn bundled_traces_meet_the_goal() {
+    fn the_traces_meet_the_goal_where_it_is_within_reach() {
         // default: at most half the original's SLO violation minutes, at most 110 % of its
         // instance-minutes, no flaps (the README's table comes from the same runs).
         let original = Policy {
             kind: PolicyKind::Original,
             ..Policy::default()
         };
-        for name in ["diurnal", "spike", "flash-crowd", "ramp", "noisy-flat"] {
-            // At run time, so a test binary reused from a shared target dir reads this checkout.
-            let root = std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-            let path = format!("{root}/traces/{name}.csv");
-            let trace = parse_trace(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // Issue 10's classes the tuning did not see, where the goal is within reach for the
+        // default (step-x8 and step-x12 are not: `scripts/simulate.py` says why).
+        let unseen = [
+            "periodic-20",
+            "periodic-40",
+            "periodic-60",
+            "step-x4",
+            "week",
+            "daily-rush",
+        ];
+        for name in ["diurnal", "spike", "flash-crowd", "ramp", "noisy-flat"]
+            .into_iter()
+            .chain(unseen)
+        {
+            let trace = bundled_trace(name);
             let o = simulate(&trace, &Model::default(), &original, "original");
             let d = simulate(&trace, &Model::default(), &Policy::default(), "default");
             assert!(
@@ -687,6 +818,81 @@ mod tests {
         }
     }
 
+    /// A trace of `traces/`, read at run time so that a test binary reused from a shared
+    /// target dir reads this checkout's.
+    fn bundled_trace(name: &str) -> Vec<TracePoint> {
+        let root = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let path = format!("{root}/traces/{name}.csv");
+        parse_trace(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    /// Issue 10: on a daily rush, the forecast from the day before prepares the next days'
+    /// rushes (only the first day's is met late), for a few percent more instance-minutes; in
+    /// forecast-only mode the decisions are those of the default.
+    #[test]
+    fn acting_on_the_forecast_prepares_the_next_days_rush() {
+        let trace = bundled_trace("daily-rush");
+        let context = |predict| Context {
+            predict,
+            ..Context::default()
+        };
+        let run = |predict| {
+            simulate_with(
+                &trace,
+                &Model::default(),
+                &Policy::default(),
+                &context(predict),
+                Scaler::Logscale,
+                "x",
+            )
+        };
+        let (plain, shown, active) = (
+            run(Predict::Off),
+            run(Predict::Forecast),
+            run(Predict::Active),
+        );
+        assert_eq!(
+            (shown.instance_minutes, shown.slo_violation_minutes),
+            (plain.instance_minutes, plain.slo_violation_minutes),
+            "forecast-only changes no decision"
+        );
+        let f = shown.forecast.as_ref().unwrap();
+        assert_eq!(f.windows, 2 * 288, "days two and three have a day before");
+        assert!(f.mean_absolute_percent_error < 5.0, "{f:?}");
+        assert!(plain.forecast.is_none());
+        assert!(
+            active.slo_violation_minutes * 2 <= plain.slo_violation_minutes,
+            "{active:?} vs {plain:?}"
+        );
+        assert!(active.forecast.unwrap().led_scale_outs > 0);
+        assert!(10 * active.instance_minutes <= 11 * plain.instance_minutes);
+    }
+
+    /// The oracle is a floor: no policy that meets the SLO every minute costs less.
+    #[test]
+    fn the_cheapest_slo_meeting_capacity_is_a_floor() {
+        let model = Model::default();
+        for name in ["spike", "step-x8", "periodic-40"] {
+            let trace = bundled_trace(name);
+            let d = simulate(&trace, &model, &Policy::default(), "default");
+            assert!(
+                d.oracle_instance_minutes < d.instance_minutes,
+                "{name}: {d:?}"
+            );
+            assert!(
+                d.oracle_instance_minutes >= u64::from(d.minutes_simulated) * u64::from(model.min)
+            );
+        }
+        // One steady minute: 8,000 requests at 1,000 per instance need 8 (u = 1 refuses none
+        // but its latency is off the scale), and the first count whose p95 is within the
+        // threshold is the answer.
+        let th = Policy::default().thresholds;
+        let n = fewest_meeting_slo(&model, &th, 8000.0, 0.0);
+        assert!(!minute_outcome(&model, &th, 8000.0, n, 0.0).3);
+        assert!(minute_outcome(&model, &th, 8000.0, n - 1, 0.0).3);
+    }
+
     #[test]
     fn the_peers_settle_on_a_steady_load_without_flaps() {
         let model = Model {
@@ -698,6 +904,7 @@ mod tests {
                 &flat(3000.0, 240),
                 &model,
                 &Policy::default(),
+                &Context::default(),
                 scaler,
                 "peer",
             );
@@ -723,10 +930,18 @@ mod tests {
             &trace,
             &model,
             &Policy::default(),
+            &Context::default(),
             Scaler::TargetTracking,
             "tt",
         );
-        let hpa = simulate_with(&trace, &model, &Policy::default(), Scaler::Hpa, "hpa");
+        let hpa = simulate_with(
+            &trace,
+            &model,
+            &Policy::default(),
+            &Context::default(),
+            Scaler::Hpa,
+            "hpa",
+        );
         let at = |r: &Report, minute: usize| r.timeline[minute].instances;
         // The first decision after the step (minute 64) sees 4 minutes above: both scale out.
         assert_eq!(at(&tt, 64), 5);

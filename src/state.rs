@@ -138,6 +138,10 @@ pub struct State {
     pub last_scale_in: Option<DateTime<Utc>>,
     #[serde(default)]
     pub factor_changed: Option<DateTime<Utc>>,
+    /// When the last scale-out was decided: a scale-in soon after it is the other half of a
+    /// swing.
+    #[serde(default)]
+    pub last_scale_out: Option<DateTime<Utc>>,
 }
 
 /// A rate learned from runs: its moving average and how many runs it rests on.

@@ -4,7 +4,7 @@
 The first five (diurnal, spike, flash-crowd, ramp, noisy-flat) are the ones the policies were
 tuned on; the others are the failing classes of issue 10, to test on shapes they were not tuned
 on: periodic load with noise at several periods, a step after hours of quiet at several sizes,
-and a week with daily peaks. Each new trace has its own seed, so adding one changes no other.
+a week with daily peaks, and a daily rush (for prediction). Each new trace has its own seed, so adding one changes no other.
 
 CSV: minute,requests_per_minute[,error_rate]. Run: python3 tools/make_traces.py
 """
@@ -72,6 +72,13 @@ def main():
         return (1500 + (peak - 1500) * shape) * rng.uniform(0.95, 1.05)
 
     write("week.csv", [(m, week_load(m)) for m in range(7 * 1440)])
+    # A daily rush: three days at 1,500 (+-3 %) but for a x8 step at 09:00 that lasts three
+    # hours, the same every day: what a forecast from the day before can prepare for.
+    rng = random.Random(4000)
+    write("daily-rush.csv", [
+        (m, 1500 * (8 if 9 * 60 <= m % 1440 < 12 * 60 else 1) * rng.uniform(0.97, 1.03))
+        for m in range(3 * 1440)
+    ])
 
 
 if __name__ == "__main__":

@@ -1493,3 +1493,89 @@ async fn a_history_that_cannot_be_read_is_named_and_not_written() {
     assert!(note.contains("unreadable"), "{note}");
     assert!(crate::forecast::History::decode(&cloud.object(BUCKET, &key).unwrap()).is_ok());
 }
+
+/// Issue 10, active prediction: a rise the day before, due within the warm-up, is prepared
+/// for now; a quieter forecast never takes part.
+#[tokio::test]
+async fn an_active_forecast_scales_out_ahead_of_a_rise_and_never_in() {
+    let cfg = config(&[
+        ("LOGSCALE_PREDICT", "active"),
+        ("LOGSCALE_TARGET_REQUESTS_PER_INSTANCE", "500"),
+    ]);
+    let key = crate::forecast::history_key(STATE_KEY);
+    let seeded = |rpm: f64| {
+        let mut h = crate::forecast::History::default();
+        // Yesterday: quiet until ten minutes after this time, then the day's rush.
+        h.record(now() - chrono::Duration::days(1), 400.0);
+        h.record(
+            now() - chrono::Duration::days(1) + chrono::Duration::minutes(10),
+            rpm,
+        );
+        h.encode()
+    };
+    let cloud = world(1, 10, 2, &[50.0, 50.0]);
+    cloud.put_object(
+        BUCKET,
+        &key,
+        seeded(4000.0),
+        now() - chrono::Duration::days(1),
+    );
+    let record = run(&cloud, &cfg, false).await;
+    let forecast = record
+        .decision
+        .signals
+        .iter()
+        .find(|s| s.signal == crate::decide::Signal::Forecast)
+        .expect("the forecast proposes");
+    assert_eq!(forecast.proposal, 8, "4,000 requests a minute at 500 each");
+    assert!(
+        record.decision.to > 2 && record.applied,
+        "{}",
+        record.decision.explanation
+    );
+    assert!(
+        record.decision.explanation.contains("forecast"),
+        "{}",
+        record.decision.explanation
+    );
+
+    // The same with a quiet day before: the forecast asks for less than there is, and takes no
+    // part (CPU alone decides).
+    let cloud = world(1, 10, 4, &[50.0; 4]);
+    cloud.put_object(
+        BUCKET,
+        &key,
+        seeded(100.0),
+        now() - chrono::Duration::days(1),
+    );
+    let record = run(&cloud, &cfg, false).await;
+    assert!(record
+        .decision
+        .signals
+        .iter()
+        .all(|s| s.signal != crate::decide::Signal::Forecast));
+
+    // Forecast-only mode shows the same history but decides without it.
+    let cloud = world(1, 10, 2, &[50.0, 50.0]);
+    cloud.put_object(
+        BUCKET,
+        &key,
+        seeded(4000.0),
+        now() - chrono::Duration::days(1),
+    );
+    let record = run(
+        &cloud,
+        &config(&[
+            ("LOGSCALE_PREDICT", "forecast"),
+            ("LOGSCALE_TARGET_REQUESTS_PER_INSTANCE", "500"),
+        ]),
+        false,
+    )
+    .await;
+    assert!(record.forecast.is_some());
+    assert!(record
+        .decision
+        .signals
+        .iter()
+        .all(|s| s.signal != crate::decide::Signal::Forecast));
+}

@@ -161,6 +161,7 @@ fn an_unread_metric_is_missing_data_and_holds_a_scale_in() {
     let quiet = Signals {
         cpu_percent: Some(20.0),
         metric_unread: true,
+        forecast_requests_per_minute: None,
         ..at_target(4, None)
     };
     let d = run(&with_target(100.0), &quiet, 4, Conditions::default());
@@ -180,6 +181,7 @@ fn an_unread_metric_is_missing_data_and_holds_a_scale_in() {
     // Read, the same CPU steps in.
     let read = Signals {
         metric_unread: false,
+        forecast_requests_per_minute: None,
         ..quiet
     };
     assert_eq!(

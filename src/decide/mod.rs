@@ -44,6 +44,10 @@ pub struct Signals {
     pub metric: Option<f64>,
     /// The configured metric could not be read: what it says is unknown, so no scale-in.
     pub metric_unread: bool,
+    /// `LOGSCALE_PREDICT=active`: the highest requests per minute the history forecasts from
+    /// the next window until capacity asked for now would serve; `None` otherwise or without
+    /// history for those times.
+    pub forecast_requests_per_minute: Option<f64>,
     /// Every object of the window was read (no missing bucket, no unreadable object).
     pub logs_complete: bool,
     /// How many instances the CPU average covers (in service, warmed up, with datapoints).

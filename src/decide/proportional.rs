@@ -69,7 +69,12 @@ pub fn decide(
         .or_else(|| learned_target(state.requests_per_instance));
     let mut signals = proposals(policy, s, current, requests_target);
     reasons.extend(bound_proposals(policy, &mut signals, current));
-    reasons.extend(wait_for_warm_up(&mut signals, current, cond.warming_up));
+    reasons.extend(wait_for_warm_up(
+        &mut signals,
+        current,
+        cond.warming_up,
+        s.cpu_percent,
+    ));
     reasons.extend(log_signals_need_agreement(policy, &mut signals, current));
     reasons.extend(demand_only_past_saturation(s, &mut signals, current));
     let no_signal_runs = silent_runs(policy, state.no_signal_runs, signals.is_empty());
@@ -77,10 +82,11 @@ pub fn decide(
     let raw = guard_rail(&policy.thresholds, s, raw, current, cond.warming_up).record(&mut reasons);
     let raw = never_in_on_missing_data(s, &ignored, raw, current).record(&mut reasons);
     // What measured demand asks for, when more: the first step may go straight to it (and no
-    // further than the usual limit on the symptoms' word alone).
+    // further than the usual limit on the symptoms' word alone). A forecast is demand measured
+    // on the same day a day or a week before: capacity must be ready when it comes.
     let demand = signals
         .iter()
-        .filter(|r| r.signal.is_demand() && r.proposal > current)
+        .filter(|r| (r.signal.is_demand() || r.signal == Signal::Forecast) && r.proposal > current)
         .map(|r| r.proposal)
         .max();
 
@@ -103,6 +109,9 @@ pub fn decide(
     let base = chrono::Duration::from_std(policy.stabilization).unwrap_or_default();
     // Remembered for the longest window the adaptive factor can reach.
     state.remember(now, raw, base * MAX_STABILIZATION_FACTOR as i32);
+    reasons.extend(widen_before_a_quick_scale_in(
+        &mut state, base, raw, current, now,
+    ));
     let factor = state
         .stabilization_factor
         .clamp(1, MAX_STABILIZATION_FACTOR);
@@ -121,6 +130,8 @@ pub fn decide(
         factor,
     )
     .record(&mut reasons);
+    let to =
+        no_scale_in_on_a_rise(to, current, &state.recommendations, base, now).record(&mut reasons);
     let to = scale_in_waits(to, current, cond).record(&mut reasons);
 
     let to = rate_limit(policy, to, current, demand).record(&mut reasons);
@@ -209,7 +220,7 @@ fn implausible(signal: Signal, value: f64) -> Option<&'static str> {
         Some("negative")
     } else if signal == Signal::Latency && value > MAX_PLAUSIBLE_LATENCY_MS {
         Some("over a day")
-    } else if matches!(signal, Signal::Requests | Signal::Metric) {
+    } else if matches!(signal, Signal::Requests | Signal::Metric | Signal::Forecast) {
         None
     } else if signal != Signal::Latency && value > 100.0 + PERCENT_ROUNDING {
         Some("over 100%")
@@ -234,6 +245,7 @@ fn without_implausible_values(s: &Signals) -> (Signals, Vec<(Signal, f64, &'stat
             Signal::SlowRate => &mut sane.slow_rate,
             Signal::Requests => &mut sane.requests_per_minute,
             Signal::Metric => &mut sane.metric,
+            Signal::Forecast => &mut sane.forecast_requests_per_minute,
         };
         if let Some(value) = *slot {
             if let Some(why) = implausible(signal, value) {
@@ -511,9 +523,19 @@ fn proposals(
                     policy.target_metric_per_instance.unwrap_or(0.0),
                     current,
                 ),
+                // Measured by the same rule as requests, so a forecast and what comes agree.
+                Signal::Forecast => (
+                    s.forecast_requests_per_minute
+                        .filter(|_| current > 0)
+                        .map(|rpm| rpm / f64::from(current)),
+                    requests_target.unwrap_or(0.0),
+                    current,
+                ),
             };
             let value = value.filter(|_| target > 0.0)?;
-            Some(propose(policy, signal, value, target, basis, current))
+            let report = propose(policy, signal, value, target, basis, current);
+            // Never scale in on a forecast: a quieter forecast says nothing about now.
+            (signal != Signal::Forecast || report.proposal >= current).then_some(report)
         })
         .collect()
 }
@@ -560,29 +582,53 @@ fn wait_for_warm_up(
     proposals: &mut [SignalReport],
     current: u32,
     warming_up: u32,
+    cpu: Option<f64>,
 ) -> Option<Reason> {
     if warming_up == 0 {
         return None;
     }
+    // With CPU at its ceiling the symptoms measure demand the capacity on its way cannot
+    // meet: they were measured on the instances that served, so they ask in proportion to
+    // those, and what that leaves above the capacity (warming ones included) goes ahead.
+    let saturated = cpu.is_some_and(|c| c >= SATURATED_CPU);
+    let served = current.saturating_sub(warming_up);
     let mut waited = Vec::new();
+    let mut ahead = Vec::new();
     // Measured demand is a number of instances, not a symptom: capacity on its way is
     // already in `current`, so it does not ask for it twice.
     for report in proposals
         .iter_mut()
         .filter(|r| r.signal.is_from_logs() && !r.signal.is_demand() && r.proposal > current)
     {
-        waited.push(format!("{} asks for {}", report.signal, report.proposal));
-        report.proposal = current;
+        let on_served =
+            (u64::from(report.proposal) * u64::from(served)).div_ceil(u64::from(current.max(1)));
+        let on_served = u32::try_from(on_served).unwrap_or(u32::MAX);
+        if saturated && on_served > current {
+            ahead.push(format!(
+                "{} asks for {} ({on_served} for the {served} that served)",
+                report.signal, report.proposal
+            ));
+            report.proposal = on_served;
+        } else {
+            waited.push(format!("{} asks for {}", report.signal, report.proposal));
+            report.proposal = current;
+        }
     }
-    (!waited.is_empty()).then(|| {
-        Reason::new(
-            Rule::WarmUpWait,
-            format!(
-                "{warming_up} instance(s) still warming up; the log signals wait for them ({})",
-                waited.join(", ")
-            ),
-        )
-    })
+    let mut parts = Vec::new();
+    if !waited.is_empty() {
+        parts.push(format!(
+            "{warming_up} instance(s) still warming up; the log signals wait for them ({})",
+            waited.join(", ")
+        ));
+    }
+    if !ahead.is_empty() {
+        parts.push(format!(
+            "{warming_up} instance(s) still warming up, but CPU is saturated ({:.1}%): {}",
+            cpu.unwrap_or_default(),
+            ahead.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| Reason::new(Rule::WarmUpWait, parts.join("; ")))
 }
 
 /// Step 2: the largest proposal wins (of equals, the last listed). Without any signal, hold,
@@ -747,6 +793,9 @@ fn adapt_stabilization(
     if to < current {
         state.last_scale_in = Some(now);
     }
+    if to > current {
+        state.last_scale_out = Some(now);
+    }
     let reversed_after = state
         .last_scale_in
         .filter(|t| to > current && *t <= now && now - *t <= window * 2)
@@ -772,10 +821,11 @@ fn adapt_stabilization(
     let since_change = state
         .factor_changed
         .map_or(window * CALM_WINDOWS, |t| now - t);
+    // Over as long as the calm must last: a shorter look could fall inside one trough.
     let recent: Vec<u32> = state
         .recommendations
         .iter()
-        .filter(|r| r.at > now - window)
+        .filter(|r| r.at > now - window * CALM_WINDOWS)
         .map(|r| r.capacity)
         .collect();
     // Calm: the recommendations stayed within a fifth of their highest (at least one
@@ -791,6 +841,79 @@ fn adapt_stabilization(
         state.stabilization_factor = factor;
     }
     None
+}
+
+/// Step 4, first: a scale-in asked for within twice the stabilization window of a scale-out is
+/// the other half of a swing (the load rose and fell faster than the window sees), so before
+/// it is taken the window doubles, as after a reversal: the scale-in waits for the highest
+/// recommendation of the longer window. Each scale-out counts once.
+fn widen_before_a_quick_scale_in(
+    state: &mut State,
+    base: chrono::Duration,
+    raw: u32,
+    current: u32,
+    now: DateTime<Utc>,
+) -> Option<Reason> {
+    // Times after now were not written by a run (the state sits in a bucket others can write).
+    state.last_scale_out = state.last_scale_out.filter(|t| *t <= now);
+    let factor = state
+        .stabilization_factor
+        .clamp(1, MAX_STABILIZATION_FACTOR);
+    let window = base * factor as i32;
+    let ago = state.last_scale_out.map(|t| now - t)?;
+    if raw >= current || factor >= MAX_STABILIZATION_FACTOR || ago > window * 2 {
+        return None;
+    }
+    let doubled = factor.saturating_mul(2).min(MAX_STABILIZATION_FACTOR);
+    state.stabilization_factor = doubled;
+    state.factor_changed = Some(now);
+    state.last_scale_out = None;
+    Some(Reason::new(
+        Rule::LoadSwings,
+        format!(
+            "a scale-in {} min after a scale-out: the load may swing, so scale-ins wait for the highest recommendation of {} min instead of {}",
+            ago.num_minutes(),
+            (base * doubled as i32).num_minutes(),
+            window.num_minutes()
+        ),
+    ))
+}
+
+/// Step 4, then: no scale-in while the recommendations rise. A load that climbs again after a
+/// fall (the next period of a periodic load) is caught here before the scale-in it would
+/// reverse; a load that keeps falling (a crowd that disperses) is not held.
+fn no_scale_in_on_a_rise(
+    to: u32,
+    current: u32,
+    remembered: &[crate::state::Recommendation],
+    base: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Step {
+    if to >= current {
+        return Step::keep(to);
+    }
+    // This run's recommendation is the last remembered; against the lowest of the configured
+    // window before it.
+    let [earlier @ .., this] = remembered else {
+        return Step::keep(to);
+    };
+    let lowest = earlier
+        .iter()
+        .filter(|r| r.at > now - base && r.at < now)
+        .map(|r| r.capacity)
+        .min();
+    match lowest {
+        Some(low) if this.at == now && low < this.capacity => Step::by(
+            Rule::LoadSwings,
+            current,
+            format!(
+                "would go to {to}, but the recommendations are rising ({low} -> {} within {} min): the load climbs again, so no scale-in",
+                this.capacity,
+                base.num_minutes()
+            ),
+        ),
+        _ => Step::keep(to),
+    }
 }
 
 /// Step 4: a scale-in waits while a scaling activity runs or instances warm up; their effect
@@ -1400,18 +1523,42 @@ mod tests {
                 report(Signal::SlowRate, 5),
             ]
         };
+        // (name, warming up, CPU, proposals after, a reason)
         let cases = [
-            ("nothing warming", 0, [6, 7, 3, 5], false),
-            ("log signals above current wait", 2, [6, 4, 3, 4], true),
+            ("nothing warming", 0, Some(95.0), [6, 7, 3, 5], false),
+            (
+                "log signals above current wait",
+                2,
+                Some(80.0),
+                [6, 4, 3, 4],
+                true,
+            ),
+            ("without CPU they wait", 1, None, [6, 4, 3, 4], true),
+            // Measured on the 3 that served: latency's 7 of 4 is 6 of 3, above the 4 there
+            // are; slow_rate's 5 is 4, no more than there are, so it waits.
+            (
+                "saturated CPU lets them ask on what served",
+                1,
+                Some(95.0),
+                [6, 6, 3, 4],
+                true,
+            ),
         ];
-        for (name, warming_up, want, waits) in cases {
+        for (name, warming_up, cpu, want, waits) in cases {
             let mut reports = all();
-            let reason = wait_for_warm_up(&mut reports, 4, warming_up);
+            let reason = wait_for_warm_up(&mut reports, 4, warming_up, cpu);
             let got: Vec<u32> = reports.iter().map(|r| r.proposal).collect();
             assert_eq!((got, reason.is_some()), (want.to_vec(), waits), "{name}");
         }
         let mut reports = all();
-        let reason = wait_for_warm_up(&mut reports, 4, 2).unwrap();
+        let saturated = wait_for_warm_up(&mut reports, 4, 1, Some(95.0)).unwrap();
+        assert_eq!(
+            saturated.detail,
+            "1 instance(s) still warming up; the log signals wait for them (slow_rate asks for 5); \
+             1 instance(s) still warming up, but CPU is saturated (95.0%): latency asks for 7 (6 for the 3 that served)"
+        );
+        let mut reports = all();
+        let reason = wait_for_warm_up(&mut reports, 4, 2, None).unwrap();
         assert_eq!(reason.rule, Rule::WarmUpWait);
         assert_eq!(
             reason.detail,
@@ -1419,7 +1566,7 @@ mod tests {
              (latency asks for 7, slow_rate asks for 5)"
         );
         let mut cpu_only = vec![report(Signal::Cpu, 9)];
-        assert_eq!(wait_for_warm_up(&mut cpu_only, 4, 2), None);
+        assert_eq!(wait_for_warm_up(&mut cpu_only, 4, 2, Some(99.0)), None);
     }
 
     #[test]
@@ -1838,7 +1985,7 @@ mod tests {
                 100.5
             };
             // Demand has no ceiling: a huge count is bounded by the proposal bound instead.
-            let too_large: &[f64] = if signal.is_demand() {
+            let too_large: &[f64] = if signal.is_demand() || signal == Signal::Forecast {
                 &[]
             } else {
                 &[too_big, 1e300]
@@ -1854,6 +2001,7 @@ mod tests {
                     Signal::SlowRate => &mut s.slow_rate,
                     Signal::Requests => &mut s.requests_per_minute,
                     Signal::Metric => &mut s.metric,
+                    Signal::Forecast => &mut s.forecast_requests_per_minute,
                 };
                 *slot = Some(value);
                 let (d, _) = run(
@@ -2228,17 +2376,21 @@ mod tests {
         assert!(d.to > 4);
         assert!(d.rules().contains(&Rule::LoadSwings), "{:?}", d.reasons);
         assert_eq!(st.stabilization_factor, 2);
-        // Quiet again at minute 50: the 30-min window still holds the peak, so no scale-in.
+        // Quiet again at minute 50, 20 min after that scale-out: the other half of a swing, so
+        // the window doubles again before the scale-in (60 min), and holds the peak.
         let (d2, st) = run(&p, &quiet, cap(1, 20, d.to), Conditions::default(), &st, 50);
         assert_eq!(d2.to, d.to, "{:?}", d2.reasons);
+        assert!(d2.reasons.iter().any(|r| r.rule == Rule::LoadSwings
+            && r.detail.contains("a scale-in 20 min after a scale-out")));
         assert!(d2
             .reasons
             .iter()
-            .any(|r| r.rule == Rule::Stabilized && r.detail.contains("30 min")));
-        // Hours of a steady load: the window halves back.
+            .any(|r| r.rule == Rule::Stabilized && r.detail.contains("60 min")));
+        assert_eq!(st.stabilization_factor, 4);
+        // Hours of a steady load: the window halves back, step by step.
         let mut st = st;
         let steady = full(65.0, d.to);
-        for k in 0..30 {
+        for k in 0..60 {
             let (_, next) = run(
                 &p,
                 &steady,
@@ -2250,6 +2402,151 @@ mod tests {
             st = next;
         }
         assert_eq!(st.stabilization_factor, 1);
+    }
+
+    /// Issue 10: a scale-in asked for soon after a scale-out doubles the window first; one long
+    /// after it, or a scale-out from a time after now (a forged state), does not.
+    #[test]
+    fn step_widen_before_a_quick_scale_in() {
+        let base = chrono::Duration::minutes(15);
+        let at = |m| State {
+            last_scale_out: Some(t(m)),
+            ..State::default()
+        };
+        // (name, state, raw, current, factor after, a reason)
+        let cases = [
+            ("20 min after a scale-out", at(80), 4, 6, 2, true),
+            ("a hold is not a scale-in", at(80), 6, 6, 1, false),
+            (
+                "31 min after: beyond twice the window",
+                at(69),
+                4,
+                6,
+                1,
+                false,
+            ),
+            (
+                "a scale-out in the future is not read",
+                at(200),
+                4,
+                6,
+                1,
+                false,
+            ),
+            ("no scale-out remembered", State::default(), 4, 6, 1, false),
+        ];
+        for (name, mut st, raw, current, factor, widened) in cases {
+            let reason = widen_before_a_quick_scale_in(&mut st, base, raw, current, t(100));
+            assert_eq!(
+                (st.stabilization_factor.max(1), reason.is_some()),
+                (factor, widened),
+                "{name}"
+            );
+            if widened {
+                assert_eq!(
+                    st.last_scale_out, None,
+                    "{name}: each scale-out counts once"
+                );
+                assert_eq!(reason.unwrap().rule, Rule::LoadSwings);
+            }
+        }
+        let mut top = State {
+            stabilization_factor: MAX_STABILIZATION_FACTOR,
+            ..at(90)
+        };
+        assert_eq!(
+            widen_before_a_quick_scale_in(&mut top, base, 4, 6, t(100)),
+            None,
+            "at the cap"
+        );
+    }
+
+    /// Issue 10: no scale-in while the recommendations climb from the window's low; a falling
+    /// load scales in.
+    #[test]
+    fn step_no_scale_in_on_a_rise() {
+        let base = chrono::Duration::minutes(15);
+        let recs = |caps: &[(i64, u32)]| -> Vec<crate::state::Recommendation> {
+            caps.iter()
+                .map(|&(m, capacity)| crate::state::Recommendation { at: t(m), capacity })
+                .collect()
+        };
+        let rising = recs(&[(90, 9), (95, 10), (100, 11)]);
+        let step = no_scale_in_on_a_rise(12, 17, &rising, base, t(100));
+        assert_eq!(step.capacity, 17);
+        assert_eq!(step.reason.as_ref().map(|r| r.rule), Some(Rule::LoadSwings));
+        assert!(step.reason.unwrap().detail.contains("9 -> 11"));
+        let falling = recs(&[(90, 13), (95, 12), (100, 11)]);
+        assert_eq!(
+            no_scale_in_on_a_rise(12, 17, &falling, base, t(100)).capacity,
+            12
+        );
+        // The low must be within the configured window: an old trough does not count.
+        let old_low = recs(&[(70, 5), (90, 11), (100, 11)]);
+        assert_eq!(
+            no_scale_in_on_a_rise(12, 17, &old_low, base, t(100)).capacity,
+            12
+        );
+        // Not a scale-in: nothing to hold.
+        assert_eq!(
+            no_scale_in_on_a_rise(17, 17, &rising, base, t(100)).reason,
+            None
+        );
+    }
+
+    /// Issue 10, active prediction: the forecast proposes like requests, only at or above the
+    /// current capacity, and its first step goes to its estimate as measured demand's does.
+    #[test]
+    fn a_forecast_only_ever_raises_and_is_met_in_one_step() {
+        let p = Policy {
+            target_requests_per_instance: Some(500.0),
+            ..Policy::default()
+        };
+        let calm = full(60.0, 3);
+        let ahead = Signals {
+            forecast_requests_per_minute: Some(6_000.0),
+            ..calm.clone()
+        };
+        let (d, _) = run(
+            &p,
+            &ahead,
+            cap(1, 40, 3),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        let f = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::Forecast)
+            .unwrap();
+        assert_eq!(f.proposal, 12, "6,000 / 500");
+        assert_eq!(d.to, 12, "past the usual +200 %: {:?}", d.reasons);
+        // A quiet forecast takes no part: CPU alone decides, and it may scale in.
+        let quiet = Signals {
+            forecast_requests_per_minute: Some(500.0),
+            ..full(20.0, 6)
+        };
+        let (d, _) = run(
+            &p,
+            &quiet,
+            cap(1, 40, 6),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert!(d.signals.iter().all(|r| r.signal != Signal::Forecast));
+        assert!(d.to < 6, "{:?}", d.reasons);
+        // Without a requests target (none set, none learned) a forecast proposes nothing.
+        let (d, _) = run(
+            &Policy::default(),
+            &ahead,
+            cap(1, 40, 3),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert!(d.signals.iter().all(|r| r.signal != Signal::Forecast));
     }
 
     /// Issue 10: with measured demand at hand, the first step goes to the demand's estimate;

@@ -111,11 +111,14 @@ pub enum Signal {
     /// The configured CloudWatch metric (`LOGSCALE_METRIC`) per instance, for example an SQS
     /// queue's visible messages: demand as the user measures it.
     Metric,
+    /// Requests per minute per instance the history forecasts for the coming minutes
+    /// (`LOGSCALE_PREDICT=active`): it may scale out ahead of a rise, never in.
+    Forecast,
 }
 
 impl Signal {
     /// Every signal, in the order they are weighed and reported.
-    pub const ALL: [Signal; 7] = [
+    pub const ALL: [Signal; 8] = [
         Signal::Cpu,
         Signal::Memory,
         Signal::Latency,
@@ -123,6 +126,7 @@ impl Signal {
         Signal::SlowRate,
         Signal::Requests,
         Signal::Metric,
+        Signal::Forecast,
     ];
 
     /// The name the record and the explanations use.
@@ -135,6 +139,7 @@ impl Signal {
             Signal::SlowRate => "slow_rate",
             Signal::Requests => "requests",
             Signal::Metric => "metric",
+            Signal::Forecast => "forecast",
         }
     }
 
@@ -156,7 +161,7 @@ impl Signal {
     pub fn show(self, value: f64) -> String {
         match self {
             Signal::Latency => format!("{value:.0} ms"),
-            Signal::Requests => format!("{value:.0} requests/min per instance"),
+            Signal::Requests | Signal::Forecast => format!("{value:.0} requests/min per instance"),
             Signal::Metric => format!("{value:.1} per instance"),
             _ => format!("{value:.1}%"),
         }

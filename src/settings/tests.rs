@@ -11,6 +11,17 @@ const DEPLOYMENT_ONLY_PARAMETERS: &[&str] = &[
     "LogRetentionDays",
     "FunctionMemoryMb",
     "QueueDiscovery",
+    "Architecture",
+    "NotificationEmail",
+    "NotificationTopicArn",
+    "BlindCycles",
+    "PinnedAtMaxCycles",
+    "LogBucketOwner",
+    "KmsKeyArn",
+    "ScalingTagKey",
+    "ScalingTagValue",
+    // Sets AWS_ENDPOINT_URL for `make sam-invoke` only.
+    "LocalEndpointUrl",
 ];
 
 /// Variables the template sets from a resource it creates rather than from a Parameter.
@@ -50,6 +61,7 @@ fn every_default_is_allowed_by_its_own_rule() {
             Allowed::Text { max_len } => max_len.is_none_or(|n| value.len() <= n),
             Allowed::List => value.split(',').any(|k| !k.trim().is_empty()),
             Allowed::BucketName => false,
+            Allowed::Pattern(p) => (p.check)(value),
         };
         assert!(ok, "{}'s default {value:?} breaks its own rule", s.variable);
     }
@@ -164,6 +176,8 @@ fn template_environment(template: &str) -> BTreeMap<String, String> {
     let depth = indent(variables);
     lines
         .take_while(|l| indent(l) > depth)
+        // Comments, and the SDK's own variables (the local endpoint for `make sam-invoke`).
+        .filter(|l| l.trim().starts_with("LOGSCALE_"))
         .map(|line| {
             let (variable, value) = line.trim().split_once(':').expect("VARIABLE: value");
             let parameter = value
@@ -207,9 +221,14 @@ fn expected_parameter(s: &Setting) -> Vec<(&'static str, Option<String>)> {
         Allowed::Boolean => Some("true,false".to_string()),
         _ => None,
     };
-    let pattern = (s.allowed == Allowed::BucketName).then(|| BUCKET_NAME_PATTERN.to_string());
+    let pattern = match s.allowed {
+        Allowed::BucketName => Some(BUCKET_NAME_PATTERN.to_string()),
+        Allowed::Pattern(p) => Some(p.template.to_string()),
+        _ => None,
+    };
     let max_len = match s.allowed {
         Allowed::Text { max_len } => max_len.map(|n| n.to_string()),
+        Allowed::Pattern(p) => p.max_len.map(|n| n.to_string()),
         _ => None,
     };
     // A required text is not blank; the bucket's pattern says so for the bucket.

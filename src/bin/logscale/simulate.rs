@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use logscale::simulator::{parse_trace, plot_svg, simulate_with, Model, Scaler};
+use logscale::simulator::{
+    parse_trace, plot_svg, simulate_with, Context as SimContext, Model, Scaler,
+};
 use logscale::Config;
 
 #[derive(clap::Args)]
@@ -84,10 +86,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or(&args.policy);
+    let context = SimContext {
+        schedule: config.schedule.clone(),
+        timezone: config.timezone,
+        predict: config.predict,
+    };
     let report = simulate_with(
         &points,
         &model,
         &config.policy,
+        &context,
         peer.unwrap_or(Scaler::Logscale),
         label,
     );
