@@ -4,11 +4,12 @@
 SHELL := /bin/bash
 export LOGSCALE_VENV ?= $(CURDIR)/.venv
 export LOGSCALE_SAM_VENV ?= $(CURDIR)/.venv-sam
+export LOGSCALE_CHECKOV_VENV ?= $(CURDIR)/.venv-checkov
 # The linters read a region and credentials from the environment; these are dummies.
 LINT_ENV := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test \
 	AWS_SECRET_ACCESS_KEY=test SAM_CLI_TELEMETRY=0
 
-.PHONY: setup demo test unit lint build package deploy bench fuzz simulate clean
+.PHONY: setup demo test unit lint build package deploy bench fuzz simulate clean sam-invoke coldstart
 
 setup:
 	@scripts/setup.sh
@@ -16,6 +17,20 @@ setup:
 ## Run one cycle of the Lambda on a local AWS stand-in and show the capacity change.
 demo: setup
 	@scripts/demo.sh
+
+## The function under `sam local invoke` (SAM's Lambda container, a Docker engine of its own)
+## against the stand-in, with events/scheduled.json and events/dry-run.json. Needs root; installs
+## Debian's docker.io if missing; stops everything it started (see scripts/sam-invoke.sh).
+sam-invoke: setup
+	@scripts/sam-invoke.sh
+
+## Cold-start proxy: exec to the first poll of the Runtime API, against a hello-world lambda
+## (release builds in their own target directory, so they never evict the debug build).
+COLDSTART_TARGET_DIR ?= $(HOME)/.cache/logscale/target-release
+coldstart: setup
+	CARGO_TARGET_DIR=$(COLDSTART_TARGET_DIR) cargo build --release --bin logscale-lambda --example hello_lambda
+	$(LOGSCALE_VENV)/bin/python scripts/coldstart.py --runs $(or $(RUNS),21) \
+		$(COLDSTART_TARGET_DIR)/release/logscale-lambda $(COLDSTART_TARGET_DIR)/release/examples/hello_lambda
 
 ## Every test: formatting, clippy, the template linters, unit, integration and end-to-end.
 test: setup lint
@@ -31,6 +46,9 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(LINT_ENV) $(LOGSCALE_VENV)/bin/cfn-lint template.yaml
 	$(LINT_ENV) $(LOGSCALE_SAM_VENV)/bin/sam validate --lint
+# checkov on the template after the SAM transform (offline), with every option off and on.
+	$(LINT_ENV) $(LOGSCALE_SAM_VENV)/bin/python tools/sam_transform.py template.yaml .aws-sam/checkov
+	$(LOGSCALE_CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d .aws-sam/checkov
 
 build:
 	cargo build --bins
@@ -67,4 +85,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf .venv .venv-sam .aws-sam target
+	rm -rf .venv .venv-sam .venv-checkov .aws-sam target

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need besides Rust: two Python venvs (the stand-in,
-# cargo-lambda and cfn-lint in one; the SAM CLI in the other). Idempotent: a venv is rebuilt
+# Installs what the demo and the tests need besides Rust: three Python venvs (the stand-in,
+# cargo-lambda and cfn-lint in one; the SAM CLI in another; checkov, whose pins clash with
+# both, in the third). Idempotent: a venv is rebuilt
 # only when its requirements file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${LOGSCALE_VENV:-.venv}
 SAM_VENV=${LOGSCALE_SAM_VENV:-.venv-sam}
+CHECKOV_VENV=${LOGSCALE_CHECKOV_VENV:-.venv-checkov}
 PYTHON=${PYTHON:-python3}
 
 install() { # venv requirements-file label
@@ -27,6 +29,7 @@ install() { # venv requirements-file label
 
 install "$VENV" tools/requirements.txt "moto, cbor2, cargo-lambda, cfn-lint"
 install "$SAM_VENV" tools/requirements-sam.txt "the SAM CLI"
+install "$CHECKOV_VENV" tools/requirements-checkov.txt "checkov"
 
 for tool in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$tool"; then
