@@ -869,6 +869,27 @@ mod tests {
         assert!(10 * active.instance_minutes <= 11 * plain.instance_minutes);
     }
 
+    /// A schedule's floor applies at its local times: minute 0 is Monday 00:00 UTC.
+    #[test]
+    fn a_schedule_floor_holds_in_its_hours_only() {
+        let context = Context {
+            schedule: Some(Schedule::parse("mon 01:00-02:00 min=8").unwrap()),
+            ..Context::default()
+        };
+        let r = simulate_with(
+            &flat(2000.0, 180),
+            &Model::default(),
+            &Policy::default(),
+            &context,
+            Scaler::Logscale,
+            "scheduled",
+        );
+        let at = |m: usize| r.timeline[m].instances;
+        assert!(at(30) < 8, "before the rule: {}", at(30));
+        assert!((66..120).all(|m| at(m) >= 8), "within it");
+        assert!(at(179) < 8, "after it, scaled back in: {}", at(179));
+    }
+
     /// The oracle is a floor: no policy that meets the SLO every minute costs less.
     #[test]
     fn the_cheapest_slo_meeting_capacity_is_a_floor() {

@@ -38,6 +38,7 @@ const CONTRACT_SIGNALS: &[&str] = &[
     "SlowRate",
     "Requests",
     "Metric",
+    "Forecast",
 ];
 
 /// The one metric dimensioned by `AutoScalingGroupName` and `HeldBy`: a held cycle's count.
