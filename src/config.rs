@@ -621,6 +621,22 @@ mod tests {
             let err = config(&pairs).unwrap_err().to_string();
             assert!(err.contains(var) && err.contains(bad), "{var}={bad}: {err}");
         }
+        // Spaces at either end: the template refuses them, and the code reads values trimmed.
+        for pattern in [
+            &settings::PREFIX_PATTERN,
+            &settings::STATE_KEY_PATTERN,
+            &settings::NAMESPACE_PATTERN,
+        ] {
+            assert!(!(pattern.check)(" logs/") && !(pattern.check)("logs "));
+            assert!(pattern.template.starts_with("^(?! )(?!.* $)"));
+        }
+        // A group whose name a state key may not hold still gets its derived key.
+        let mut derived = BASE.to_vec();
+        derived.extend([("LOGSCALE_GROUP", "web#blue"), ("LOGSCALE_STATE_KEY", "")]);
+        assert_eq!(
+            config(&derived).unwrap().state_key,
+            "logscale-state/web#blue.json"
+        );
         let mut fine = BASE.to_vec();
         fine.extend([
             ("LOGSCALE_GROUP", "web-asg_2.prod"),

@@ -202,6 +202,7 @@ where
             (with_schedule(decision, capacity, &scheduled), next)
         }
     };
+    let decision_backed_rate = decision.backed_requests_per_minute();
     // Proposals are instance counts: applied to a group that counts capacity otherwise, they
     // would be read in its units (4 instances of weight 4 at 80 % CPU proposing 5 "units").
     let decision = match &unsupported {
@@ -309,7 +310,12 @@ where
         errors.push(e.to_string());
     }
     let mut forecast = forecast;
-    if let (Some(h), Some(record)) = (&history, &mut forecast) {
+    if let (Some(h), Some(record)) = (&mut history, &mut forecast) {
+        // What joins the history: the rate the decision took as demand (backed by CPU).
+        if let Some(rpm) = decision_backed_rate {
+            h.history.record(span.end, rpm);
+            record.slots = h.history.recorded();
+        }
         if state_saved && !h.unknown {
             let key = crate::forecast::history_key(&cfg.state_key);
             let save = svc
@@ -833,9 +839,6 @@ impl LoadedHistory {
     ) -> ForecastRecord {
         let this_window = self.history.forecast(end);
         let ahead = self.history.forecast(ahead_at);
-        if let Some(rpm) = actual {
-            self.history.record(end, rpm);
-        }
         ForecastRecord {
             this_window,
             actual_requests_per_minute: actual,

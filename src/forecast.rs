@@ -31,6 +31,9 @@ pub const SLOT_MINUTES: i64 = 5;
 /// Slots kept: four weeks, so that a week ago is there for three weeks' worth of forecasts.
 pub const KEEP_SLOTS: usize = (28 * 24 * 60 / SLOT_MINUTES) as usize;
 
+/// Slots further from the epoch than this (about 950 years) are not a run's.
+const MAX_SLOT: i64 = 100_000_000;
+
 /// The format's version; a newer one is refused with its number.
 pub const VERSION: u32 = 1;
 
@@ -74,7 +77,11 @@ impl History {
             return;
         }
         let slot = slot_of(at);
-        if self.values.is_empty() {
+        // Slots a day past this time were not written by a run (the object sits in a bucket
+        // others may write): such a history would never take a value again, so it restarts.
+        let newest = self.first_slot + self.values.len() as i64 - 1;
+        if self.values.is_empty() || newest > slot + 24 * 60 / SLOT_MINUTES {
+            self.values.clear();
             self.first_slot = slot;
         }
         if slot < self.first_slot {
@@ -185,7 +192,14 @@ impl History {
                 h.version
             ));
         }
-        // Written by a run, it never holds more than the kept span or a negative rate.
+        // Written by a run, its slots are times of this era (the bound keeps slot arithmetic
+        // far from overflow), and it never holds more than the kept span or a negative rate.
+        if !(-MAX_SLOT..=MAX_SLOT).contains(&h.first_slot) {
+            return Err(format!(
+                "first slot {} is no time a run wrote",
+                h.first_slot
+            ));
+        }
         while h.values.len() > KEEP_SLOTS {
             h.values.pop_front();
             h.first_slot += 1;
@@ -282,5 +296,25 @@ mod tests {
             history_key("logscale-state/web.json"),
             "logscale-state/web.json.history.gz"
         );
+    }
+
+    /// A tampered history that starts in the future would never take a value again (every
+    /// run's slot lies before it); one whose first slot is absurd would overflow slot sums.
+    #[test]
+    fn a_history_from_the_future_restarts_and_an_absurd_one_is_refused() {
+        let mut future = History::default();
+        future.record(t0() + Duration::weeks(3), 900.0);
+        future.record(t0(), 100.0);
+        assert_eq!(future.at(t0()), Some(100.0), "restarted from this run");
+        assert_eq!(future.recorded(), 1);
+        for first_slot in [i64::MAX, i64::MIN, MAX_SLOT + 1] {
+            let forged = History {
+                version: VERSION,
+                first_slot,
+                values: VecDeque::from([Some(1.0)]),
+            };
+            let err = History::decode(&forged.encode()).unwrap_err();
+            assert!(err.contains("no time a run wrote"), "{err}");
+        }
     }
 }

@@ -49,7 +49,7 @@ pub enum MetricsSpecError {
     Namespace,
     #[error("`{0}` is not Name=Value (a name of 1 to 255 characters not starting with ':', a value of 1 to 1024)")]
     Dimension(String),
-    #[error("`{0}` is a dimension already (each name once; {GROUP_DIMENSION} and HeldBy are logscale's)")]
+    #[error("`{0}` is a dimension already, or a name the metrics line uses (each name once; {GROUP_DIMENSION}, HeldBy, the metric names, request_id and cold_start are logscale's)")]
     DuplicateDimension(String),
     #[error("at most {} fixed dimensions fit beside the group and HeldBy", MAX_DIMENSIONS_PER_SET - 2)]
     TooManyDimensions,
@@ -89,9 +89,11 @@ impl MetricsSpec {
                         && !v.is_empty()
                         && v.len() <= 1024
                         && n.is_ascii()
+                        // CloudWatch takes dimension values in printable ASCII.
+                        && v.bytes().all(|b| (32..127).contains(&b))
                 })
                 .ok_or_else(|| MetricsSpecError::Dimension(item.to_string()))?;
-            if name == GROUP_DIMENSION || name == "HeldBy" || pairs.iter().any(|(n, _)| n == name) {
+            if is_reserved(name) || pairs.iter().any(|(n, _)| n == name) {
                 return Err(MetricsSpecError::DuplicateDimension(name.to_string()));
             }
             pairs.push((name.to_string(), value.to_string()));
@@ -106,19 +108,55 @@ impl MetricsSpec {
     }
 }
 
+/// Root members of the metrics line that a fixed dimension must not overwrite: the envelope,
+/// logscale's dimensions, the invocation's identity, and every metric name.
+fn is_reserved(name: &str) -> bool {
+    const FIXED: &[&str] = &[
+        "_aws",
+        GROUP_DIMENSION,
+        "HeldBy",
+        "Holds",
+        "request_id",
+        "cold_start",
+        "DesiredBefore",
+        "DesiredAfter",
+        "MinSize",
+        "MaxSize",
+        "CapacityChange",
+        "Blind",
+        "AtMax",
+        "RequestsPerMinute",
+        "ErrorRate",
+        "Latency",
+        "SlowRate",
+        "CpuUtilization",
+        "MemoryUtilization",
+        "ObjectsRead",
+        "LogsComplete",
+        "CycleDuration",
+    ];
+    FIXED.contains(&name)
+        || Signal::ALL.into_iter().any(|s| {
+            let base = camel(s);
+            ["Value", "Target", "Proposal"]
+                .iter()
+                .any(|suffix| name == format!("{base}{suffix}"))
+        })
+}
+
 /// The cycle could not decide for lack of data or access: the group could not be read, or
 /// nothing the policy decides on (logs, CPU, memory, the configured metric) could be read.
 pub fn is_blind(record: &DecisionRecord) -> bool {
     if record.capacity.is_none() {
         return true;
     }
-    let logs_seen = matches!(
-        record.logs.condition,
-        LogCondition::Complete
-            | LogCondition::Partial
-            | LogCondition::EmptyWindow
-            | LogCondition::NotRead
-    );
+    // A partial window counts only if some object was read: every read refused (a key the
+    // role may not use, say) is as blind as no bucket.
+    let logs_seen = match record.logs.condition {
+        LogCondition::Complete | LogCondition::EmptyWindow | LogCondition::NotRead => true,
+        LogCondition::Partial => record.logs.objects_read > 0,
+        _ => false,
+    };
     let load_seen = record.cpu_percent.is_some()
         || record.memory_percent.is_some()
         || record
@@ -175,7 +213,7 @@ fn camel(signal: Signal) -> String {
 fn signal_unit(signal: Signal) -> &'static str {
     match signal {
         Signal::Latency => "Milliseconds",
-        Signal::Requests | Signal::Metric => "Count",
+        Signal::Requests | Signal::Metric | Signal::Forecast => "Count",
         _ => "Percent",
     }
 }

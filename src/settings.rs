@@ -67,19 +67,32 @@ fn key_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!_.'()&@=;/:+, -".contains(c)
 }
 
+/// No space at either end: the template passes a value as typed, the code reads it trimmed, and
+/// the two must name the same thing (an IAM prefix, a namespace the alarms read).
+fn untrimmed(v: &str) -> bool {
+    !v.starts_with(' ') && !v.ends_with(' ')
+}
+
 /// A log prefix: key characters (and `%` for the time fields), no `..` segment.
 pub const PREFIX_PATTERN: Pattern = Pattern {
-    template: "^(?!.*[.][.])[A-Za-z0-9!_.'()&@=;/:+, %-]{0,1024}$",
-    describe: "up to 1024 of A-Z a-z 0-9 ! _ . ' ( ) & @ = ; / : + , % - and spaces, without `..`",
-    check: |v| v.len() <= 1024 && !v.contains("..") && v.chars().all(|c| key_char(c) || c == '%'),
+    template: "^(?! )(?!.* $)(?!.*[.][.])[A-Za-z0-9!_.'()&@=;/:+, %-]{0,1024}$",
+    describe:
+        "up to 1024 of A-Z a-z 0-9 ! _ . ' ( ) & @ = ; / : + , % - and inner spaces, without `..`",
+    check: |v| {
+        v.len() <= 1024
+            && untrimmed(v)
+            && !v.contains("..")
+            && v.chars().all(|c| key_char(c) || c == '%')
+    },
     max_len: None,
 };
 
 /// The state's key: key characters, room for the history's suffix beside it.
 pub const STATE_KEY_PATTERN: Pattern = Pattern {
-    template: "^(?!.*[.][.])[A-Za-z0-9!_.'()&@=;/:+, -]{0,1013}$",
-    describe: "up to 1013 of A-Z a-z 0-9 ! _ . ' ( ) & @ = ; / : + , - and spaces, without `..`",
-    check: |v| v.len() <= 1013 && !v.contains("..") && v.chars().all(key_char),
+    template: "^(?! )(?!.* $)(?!.*[.][.])[A-Za-z0-9!_.'()&@=;/:+, -]{0,1013}$",
+    describe:
+        "up to 1013 of A-Z a-z 0-9 ! _ . ' ( ) & @ = ; / : + , - and inner spaces, without `..`",
+    check: |v| v.len() <= 1013 && untrimmed(v) && !v.contains("..") && v.chars().all(key_char),
     max_len: None,
 };
 
@@ -99,10 +112,11 @@ pub const GROUP_PATTERN: Pattern = Pattern {
 
 /// A CloudWatch namespace (`off` turns the metrics off).
 pub const NAMESPACE_PATTERN: Pattern = Pattern {
-    template: "^(?!AWS/)[A-Za-z0-9._/#: -]{1,255}$",
-    describe: "1 to 255 of A-Z a-z 0-9 . _ / # : - and spaces, not under `AWS/`",
+    template: "^(?! )(?!.* $)(?!AWS/)[A-Za-z0-9._/#: -]{1,255}$",
+    describe: "1 to 255 of A-Z a-z 0-9 . _ / # : - and inner spaces, not under `AWS/`",
     check: |v| {
         (1..=255).contains(&v.len())
+            && untrimmed(v)
             && !v.starts_with("AWS/")
             && v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._/#: -".contains(c))

@@ -25,8 +25,9 @@
 //! # Time, schedules and history
 //! Minute 0 is a Monday, 00:00 UTC (a week-long trace starts its week there). The policy's
 //! `LOGSCALE_SCHEDULE` (in `LOGSCALE_TIMEZONE`) narrows the group's limits as in the cycle. With
-//! `LOGSCALE_PREDICT` set, each decision's requests per minute join a request history kept as
-//! the Lambda keeps it ([`crate::forecast::History`]), so a multi-day trace builds the seasons
+//! `LOGSCALE_PREDICT` set, each decision's requests per minute (as far as CPU backs them, once
+//! a requests target is learned) join a request history kept as the Lambda keeps it
+//! ([`crate::forecast::History`]), so a multi-day trace builds the seasons
 //! a forecast rests on: `forecast` reports the forecast's error against what came, `active`
 //! also hands the decision the highest forecast until capacity asked for then would serve
 //! (the warm-up plus one period ahead, as the cycle looks).
@@ -349,13 +350,13 @@ fn minute_outcome(
     )
 }
 
-/// The fewest instances within the model's limits that meet the SLO at `load` (the most, when
-/// none does: the application's own errors, or a load beyond the maximum).
+/// The fewest instances within the model's limits that meet the SLO at `load`. Where the
+/// application's own errors break it whatever the capacity, the fewest that would meet it
+/// without them (more instances buy nothing there); beyond the maximum, the maximum.
 fn fewest_meeting_slo(model: &Model, th: &crate::decide::Thresholds, load: f64, own: f64) -> u32 {
     let (min, max) = (model.min, model.max.max(model.min));
-    (min..=max)
-        .find(|n| !minute_outcome(model, th, load, *n, own).3)
-        .unwrap_or(max)
+    let fewest = |own| (min..=max).find(|n| !minute_outcome(model, th, load, *n, own).3);
+    fewest(own).or_else(|| fewest(0.0)).unwrap_or(max)
 }
 
 /// Runs the trace through the model with `scaler` deciding; `policy` gives the SLO (its slow
@@ -502,7 +503,6 @@ pub fn simulate_with(
                 fr.windows += 1;
                 forecast_error_sum += (f.requests_per_minute - actual).abs() / actual;
             }
-            h.record(now, actual);
             if context.predict == Predict::Active {
                 let ahead = now + Duration::minutes(i64::from(PERIOD_MINUTES));
                 signals.forecast_requests_per_minute = h
@@ -531,6 +531,11 @@ pub fn simulate_with(
                 let (decision, next) =
                     decide(policy, &signals, capacity_limits, conditions, &state, now);
                 *stored = next.encode();
+                // As the cycle: the history keeps the rate the decision took as demand.
+                if let (Some(h), Some(rpm)) = (&mut history, decision.backed_requests_per_minute())
+                {
+                    h.record(now, rpm);
+                }
                 if let Some(fr) = &mut forecast_report {
                     let largest = decision.signals.iter().max_by_key(|s| s.proposal);
                     if decision.to > current
@@ -858,7 +863,9 @@ mod tests {
             "forecast-only changes no decision"
         );
         let f = shown.forecast.as_ref().unwrap();
-        assert_eq!(f.windows, 2 * 288, "days two and three have a day before");
+        // Days two and three have a day before, but for the first hour of day one, before
+        // the requests target was learned (the history keeps only rates CPU backs).
+        assert_eq!(f.windows, 2 * 288 - 12, "{f:?}");
         assert!(f.mean_absolute_percent_error < 5.0, "{f:?}");
         assert!(plain.forecast.is_none());
         assert!(

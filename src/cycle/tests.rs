@@ -1427,7 +1427,10 @@ async fn a_slow_metric_is_cut_off_at_the_deadline_and_never_scales_in() {
 #[tokio::test]
 async fn the_forecast_shows_the_day_before_against_what_came() {
     let cloud = world(1, 10, 2, &[50.0, 50.0]);
-    let cfg = config(&[("LOGSCALE_PREDICT", "forecast")]);
+    let cfg = config(&[
+        ("LOGSCALE_PREDICT", "forecast"),
+        ("LOGSCALE_TARGET_REQUESTS_PER_INSTANCE", "500"),
+    ]);
     let first = run(&cloud, &cfg, false).await;
     let forecast = first.forecast.as_ref().expect("a forecast");
     assert_eq!(forecast.this_window, None, "nothing recorded yet");
@@ -1539,8 +1542,8 @@ async fn an_active_forecast_scales_out_ahead_of_a_rise_and_never_in() {
         record.decision.explanation
     );
 
-    // The same with a quiet day before: the forecast asks for less than there is, and takes no
-    // part (CPU alone decides).
+    // The same with a quiet day before: the forecast asks for less than there is, which only
+    // limits a scale-in (CPU at 50 % holds the four).
     let cloud = world(1, 10, 4, &[50.0; 4]);
     cloud.put_object(
         BUCKET,
@@ -1549,11 +1552,14 @@ async fn an_active_forecast_scales_out_ahead_of_a_rise_and_never_in() {
         now() - chrono::Duration::days(1),
     );
     let record = run(&cloud, &cfg, false).await;
-    assert!(record
+    let forecast = record
         .decision
         .signals
         .iter()
-        .all(|s| s.signal != crate::decide::Signal::Forecast));
+        .find(|s| s.signal == crate::decide::Signal::Forecast)
+        .unwrap();
+    assert_eq!(forecast.proposal, 1);
+    assert_eq!(record.decision.to, 4, "{}", record.decision.explanation);
 
     // Forecast-only mode shows the same history but decides without it.
     let cloud = world(1, 10, 2, &[50.0, 50.0]);
@@ -1578,4 +1584,33 @@ async fn an_active_forecast_scales_out_ahead_of_a_rise_and_never_in() {
         .signals
         .iter()
         .all(|s| s.signal != crate::decide::Signal::Forecast));
+}
+
+/// Review of issue 10: the history keeps the rate the decision took as demand, so counts
+/// forged into today's logs (or a stale rate) that a calm CPU does not back cannot come back
+/// tomorrow as a forecast; without a requests target nothing is kept.
+#[tokio::test]
+async fn the_history_keeps_only_what_cpu_backs() {
+    let key = crate::forecast::history_key(STATE_KEY);
+    let cloud = world(1, 10, 2, &[30.0, 30.0]);
+    // 50,000 requests in the window besides the 2,000: 10,400 a minute, on two calm instances.
+    cloud.put_object(
+        BUCKET,
+        "logs/forged.log",
+        healthy_logs(50_000),
+        now() - chrono::Duration::minutes(1),
+    );
+    let cfg = config(&[
+        ("LOGSCALE_PREDICT", "active"),
+        ("LOGSCALE_TARGET_REQUESTS_PER_INSTANCE", "500"),
+    ]);
+    let record = run(&cloud, &cfg, false).await;
+    assert_eq!(record.decision.to, 2, "{}", record.decision.explanation);
+    let stored = crate::forecast::History::decode(&cloud.object(BUCKET, &key).unwrap()).unwrap();
+    // CPU at 30 % backs the two instances there are: 2 x 500 a minute.
+    assert_eq!(stored.at(record.window.end), Some(1000.0));
+
+    let cloud = world(1, 10, 2, &[30.0, 30.0]);
+    let record = run(&cloud, &config(&[("LOGSCALE_PREDICT", "forecast")]), false).await;
+    assert_eq!(record.forecast.unwrap().slots, 0, "no target: nothing kept");
 }

@@ -131,6 +131,21 @@ impl Decision {
         }
     }
 
+    /// The requests per minute the decision took as demand: the window's rate, no more than
+    /// what its CPU backed (`requests` asks no more than CPU does while CPU is not saturated).
+    /// `None` without a requests signal (no target set or learned yet). This, not the raw
+    /// rate, is what the request history keeps, so that counts forged into the logs, or a rate
+    /// gone stale, cannot come back a day later as a forecast.
+    pub fn backed_requests_per_minute(&self) -> Option<f64> {
+        self.signals
+            .iter()
+            .find(|r| r.signal == Signal::Requests)
+            .map(|r| {
+                let rate = r.value * f64::from(r.basis);
+                rate.min(f64::from(r.proposal) * r.target)
+            })
+    }
+
     /// Turns this decision into a hold at `from`, keeping its reasons and adding why.
     pub fn into_hold(mut self, rule: Rule, detail: impl Into<String>) -> Decision {
         let reason = Reason::new(rule, detail);

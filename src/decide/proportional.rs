@@ -399,9 +399,10 @@ fn log_signals_need_agreement(
     proposals: &mut [SignalReport],
     current: u32,
 ) -> Option<Reason> {
-    let measured_agree = proposals
-        .iter()
-        .any(|r| !r.signal.is_from_logs() && r.proposal > current);
+    // Measured on the instances or by CloudWatch; a forecast is the logs of another day.
+    let measured_agree = proposals.iter().any(|r| {
+        matches!(r.signal, Signal::Cpu | Signal::Memory | Signal::Metric) && r.proposal > current
+    });
     if !policy.log_signals_need_agreement || measured_agree {
         return None;
     }
@@ -533,9 +534,11 @@ fn proposals(
                 ),
             };
             let value = value.filter(|_| target > 0.0)?;
-            let report = propose(policy, signal, value, target, basis, current);
-            // Never scale in on a forecast: a quieter forecast says nothing about now.
-            (signal != Signal::Forecast || report.proposal >= current).then_some(report)
+            // A forecast is a floor for the coming minutes, without tolerance: below the
+            // current capacity it only limits how far the others may scale in (alone, it is
+            // not data: `never_in_on_missing_data` holds), and within the tolerance it would
+            // block every scale-in.
+            Some(propose(policy, signal, value, target, basis, current))
         })
         .collect()
 }
@@ -551,7 +554,9 @@ fn propose(
     current: u32,
 ) -> SignalReport {
     let ratio = value / target;
-    let within = ratio <= 1.0 + policy.tolerance_up && ratio >= 1.0 - policy.tolerance_down;
+    let within = signal != Signal::Forecast
+        && ratio <= 1.0 + policy.tolerance_up
+        && ratio >= 1.0 - policy.tolerance_down;
     // Latency grows much faster than linearly as utilization nears 1, so its ratio is
     // damped (square root) before it scales the capacity; the others are proportional.
     let factor = if signal == Signal::Latency {
@@ -2494,10 +2499,11 @@ mod tests {
         );
     }
 
-    /// Issue 10, active prediction: the forecast proposes like requests, only at or above the
-    /// current capacity, and its first step goes to its estimate as measured demand's does.
+    /// Issue 10, active prediction: the forecast proposes like requests, without tolerance; a
+    /// rise is met in one step as measured demand's is; below the current capacity it only
+    /// limits how far the others scale in, and alone it never scales in.
     #[test]
-    fn a_forecast_only_ever_raises_and_is_met_in_one_step() {
+    fn a_forecast_is_met_in_one_step_and_never_scales_in_alone() {
         let p = Policy {
             target_requests_per_instance: Some(500.0),
             ..Policy::default()
@@ -2522,21 +2528,50 @@ mod tests {
             .unwrap();
         assert_eq!(f.proposal, 12, "6,000 / 500");
         assert_eq!(d.to, 12, "past the usual +200 %: {:?}", d.reasons);
-        // A quiet forecast takes no part: CPU alone decides, and it may scale in.
+        // A quieter forecast is a floor: the others would go to 4 (latency's square root), the
+        // forecast keeps 5.
+        let fast_down = Policy {
+            max_down_percent: 100.0,
+            ..p.clone()
+        };
+        let once = |s: &Signals| {
+            run(
+                &fast_down,
+                s,
+                cap(1, 40, 6),
+                Conditions::default(),
+                &State::default(),
+                0,
+            )
+            .0
+        };
         let quiet = Signals {
-            forecast_requests_per_minute: Some(500.0),
+            forecast_requests_per_minute: Some(2_500.0),
             ..full(20.0, 6)
         };
-        let (d, _) = run(
-            &p,
-            &quiet,
-            cap(1, 40, 6),
-            Conditions::default(),
-            &State::default(),
-            0,
-        );
-        assert!(d.signals.iter().all(|r| r.signal != Signal::Forecast));
-        assert!(d.to < 6, "{:?}", d.reasons);
+        assert_eq!(once(&quiet).to, 5, "{:?}", once(&quiet).reasons);
+        assert_eq!(once(&full(20.0, 6)).to, 4, "without the forecast");
+        // Within the tolerance of the current capacity it still proposes its own count (a
+        // tolerance would make it propose `current` and block every scale-in).
+        let near = Signals {
+            forecast_requests_per_minute: Some(2_900.0),
+            ..full(20.0, 6)
+        };
+        let d = once(&near);
+        assert_eq!(d.to, 6, "2,900 / 500 rounds up to 6");
+        let f = d
+            .signals
+            .iter()
+            .find(|r| r.signal == Signal::Forecast)
+            .unwrap();
+        assert!(!f.within_tolerance);
+        // Alone (no CPU, no logs), a quieter forecast never scales in.
+        let alone = Signals {
+            forecast_requests_per_minute: Some(500.0),
+            logs_complete: false,
+            ..Signals::default()
+        };
+        assert_eq!(once(&alone).to, 6, "{:?}", once(&alone).reasons);
         // Without a requests target (none set, none learned) a forecast proposes nothing.
         let (d, _) = run(
             &Policy::default(),

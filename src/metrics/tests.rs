@@ -271,6 +271,25 @@ fn settings_are_checked_and_off_turns_metrics_off() {
         MetricsSpec::parse("Logscale", "A=1,A=2"),
         Err(MetricsSpecError::DuplicateDimension("A".into()))
     );
+    for reserved in [
+        "Blind",
+        "_aws",
+        "request_id",
+        "CpuProposal",
+        "ForecastValue",
+        "HeldBy",
+    ] {
+        assert_eq!(
+            MetricsSpec::parse("Logscale", &format!("{reserved}=x")),
+            Err(MetricsSpecError::DuplicateDimension(reserved.into())),
+            "{reserved} would overwrite the line's own member"
+        );
+    }
+    assert_eq!(
+        MetricsSpec::parse("Logscale", "Team=caf\u{e9}"),
+        Err(MetricsSpecError::Dimension("Team=caf\u{e9}".into())),
+        "CloudWatch takes ASCII values"
+    );
     let many: Vec<String> = (0..29).map(|i| format!("D{i}=v")).collect();
     assert_eq!(
         MetricsSpec::parse("Logscale", &many.join(",")),
@@ -322,4 +341,20 @@ fn the_validator_refuses_what_cloudwatch_would_drop() {
     let mut numeric_dimension = good.clone();
     numeric_dimension["G"] = 3.into();
     assert!(spec::check_emf(&numeric_dimension).is_err());
+}
+
+/// Review of issue 11: a window whose every object was refused (a KMS key the role may not
+/// use) is blind even though the listing worked.
+#[tokio::test]
+async fn every_read_refused_is_blind_when_cpu_is_unread_too() {
+    let cloud = world(2, &[50.0, 50.0]);
+    cloud.inject(Fault::error("GetObject", "AccessDenied").on("logs/a.log"));
+    cloud.inject(Fault::error("GetMetricData", "AccessDenied"));
+    let cfg = config(&[]);
+    let r = record(&cloud, &cfg).await;
+    assert_eq!(
+        (r.logs.condition, r.logs.objects_read),
+        (LogCondition::Partial, 0)
+    );
+    assert_eq!(emf(&r, &spec_of(&cfg))["Blind"], 1.0);
 }

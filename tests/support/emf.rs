@@ -58,7 +58,10 @@ pub fn check_emf(doc: &Value) -> Result<(), String> {
         let ns = d["Namespace"]
             .as_str()
             .ok_or("a directive has no Namespace")?;
-        if ns.is_empty() || ns.len() > 255 || ns.starts_with("AWS/") {
+        let ns_chars = ns
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/#:- ".contains(c));
+        if ns.is_empty() || ns.len() > 255 || ns.starts_with("AWS/") || !ns_chars {
             return Err(format!("namespace `{ns}` is not allowed"));
         }
         let sets = d["Dimensions"]
@@ -75,7 +78,10 @@ pub fn check_emf(doc: &Value) -> Result<(), String> {
             for name in set {
                 let name = name.as_str().ok_or("a dimension name is not a string")?;
                 match root.get(name) {
-                    Some(Value::String(v)) if !v.is_empty() && v.len() <= 1024 => {}
+                    Some(Value::String(v))
+                        if !v.is_empty()
+                            && v.len() <= 1024
+                            && v.bytes().all(|b| (32..127).contains(&b)) => {}
                     other => {
                         return Err(format!(
                             "dimension `{name}` has no string value at the root: {other:?}"
