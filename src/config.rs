@@ -69,6 +69,10 @@ pub struct Config {
     pub timezone: chrono_tz::Tz,
     /// Where the policy's state is kept, in the log bucket.
     pub state_key: String,
+    /// `LOGSCALE_INGEST=summaries`: the cycle reads each object's summary instead of the object.
+    pub ingest_summaries: bool,
+    /// Where the summarizer writes summaries (`LOGSCALE_SUMMARY_PREFIX`).
+    pub summary_prefix: String,
     /// Where each record's metrics go (`LOGSCALE_METRICS_NAMESPACE`); `None` when off.
     pub metrics: Option<crate::metrics::MetricsSpec>,
     /// Do everything except the final SetDesiredCapacity call.
@@ -144,6 +148,9 @@ impl Config {
         let state_key = optional_text(&get, &settings::STATE_KEY)?
             .unwrap_or_else(|| format!("logscale-state/{group}.json"));
 
+        let ingest_summaries = choice(&get, &settings::INGEST)? == "summaries";
+        let summary_prefix = text(&get, &settings::SUMMARY_PREFIX)?;
+        summaries_apart_from_logs(&prefix, &summary_prefix, ingest_summaries, &get)?;
         let catch_up_minutes = count(&get, &settings::CATCH_UP_MINUTES)?;
         if f64::from(catch_up_minutes) < window_minutes {
             return Err(invalid(
@@ -190,6 +197,8 @@ impl Config {
             parse,
             s3_path_style: optional_boolean(&get, &settings::S3_PATH_STYLE)?,
             metrics: metrics_spec(&get)?,
+            ingest_summaries,
+            summary_prefix,
         })
     }
 }
@@ -438,6 +447,41 @@ fn time_zone(
 /// Whole or fractional minutes as a span of time.
 fn minutes(m: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((m * 60_000.0).round() as i64)
+}
+
+/// The summaries must not be taken for logs, nor the summarizer's queue drained by the cycle.
+fn summaries_apart_from_logs(
+    prefix: &str,
+    summary_prefix: &str,
+    ingest_summaries: bool,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if summary_prefix.is_empty() {
+        return Err(invalid(
+            settings::SUMMARY_PREFIX.variable,
+            summary_prefix,
+            "must not be empty: the summaries need a place of their own",
+        ));
+    }
+    let head = crate::discover::PrefixTemplate::parse(prefix)
+        .as_ref()
+        .map_or(prefix.to_string(), |t| t.literal_head().to_string());
+    if ingest_summaries && !head.is_empty() && summary_prefix.starts_with(&head) {
+        return Err(invalid(
+            settings::SUMMARY_PREFIX.variable,
+            summary_prefix,
+            &format!("is under LOGSCALE_PREFIX ({prefix}): each summary would be announced and summarized as a log"),
+        ));
+    }
+    let queue = get(settings::QUEUE_URL.variable).filter(|u| !u.trim().is_empty());
+    if ingest_summaries && queue.is_some() {
+        return Err(invalid(
+            settings::INGEST.variable,
+            "summaries",
+            "cannot go with LOGSCALE_QUEUE_URL: in summary mode the discovery queue feeds the summarizer, and the cycle lists the window",
+        ));
+    }
+    Ok(())
 }
 
 fn metrics_spec(

@@ -409,6 +409,7 @@ where
         bucket: &cfg.bucket,
         prefix: &cfg.prefix,
         ignore: &not_logs,
+        summaries: cfg.ingest_summaries.then_some(cfg.summary_prefix.as_str()),
     };
     let selection = Selection {
         list_from: span.list_from,

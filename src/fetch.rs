@@ -17,7 +17,7 @@ use crate::budget::within;
 use crate::discover::{ListingPlan, ListingScope, PrefixTemplate, PARTITION_SLACK};
 use crate::notify::{read_notice, Notice};
 use crate::parse::{Encoding, Format, LogSummary, ObjectSink, ParseOptions};
-use crate::ports::{LogStore, ObjectInfo, Queue, QueuedMessage, ServiceError};
+use crate::ports::{LogStore, ObjectBody, ObjectInfo, Queue, QueuedMessage, ServiceError};
 use crate::state::Counted;
 
 /// The state of the window's logs as a whole.
@@ -161,6 +161,9 @@ pub struct Source<'a> {
     pub prefix: &'a str,
     /// Keys under the prefix that are not logs (the policy's own state object).
     pub ignore: &'a [&'a str],
+    /// Summary mode (`LOGSCALE_INGEST=summaries`): each object's summary is read from under
+    /// this prefix instead of the object (see [`crate::summarize`]); keys under it are not logs.
+    pub summaries: Option<&'a str>,
 }
 
 /// The prefixes to list for a window (the rules are in [`crate::discover`]): a prefix with
@@ -286,6 +289,7 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         bucket,
         prefix,
         ignore,
+        summaries,
     } = source;
     let mut report = FetchReport {
         condition: LogCondition::Complete,
@@ -339,7 +343,9 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         }
         return report;
     }
-    listed.retain(|o| !ignore.contains(&o.key.as_str()));
+    listed.retain(|o| {
+        !ignore.contains(&o.key.as_str()) && !summaries.is_some_and(|s| o.key.starts_with(s))
+    });
     if sorted {
         report.list_after = next_list_after(&listed, horizon, selection.list_after);
     }
@@ -374,7 +380,7 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         store,
         bucket,
         selected,
-        options,
+        (options, summaries),
         concurrency,
         deadline,
         &mut report,
@@ -394,7 +400,7 @@ async fn read_objects<L: LogStore + Clone + 'static>(
     store: &L,
     bucket: &str,
     objects: Vec<ObjectInfo>,
-    options: &ParseOptions,
+    (options, summaries): (&ParseOptions, Option<&str>),
     concurrency: usize,
     deadline: Option<Instant>,
     report: &mut FetchReport,
@@ -403,16 +409,19 @@ async fn read_objects<L: LogStore + Clone + 'static>(
     let reads = futures::stream::iter(objects)
         .map(|object| {
             let (store, bucket, options) = (store.clone(), bucket.to_string(), options.clone());
+            let summaries = summaries.map(str::to_string);
             async move {
                 let mark = Counted {
                     key: object.key.clone(),
                     last_modified: object.last_modified,
                     etag: object.etag.clone(),
                 };
-                let task =
-                    tokio::spawn(
-                        async move { read_object(&store, &bucket, &object, options).await },
-                    );
+                let task = tokio::spawn(async move {
+                    match summaries {
+                        Some(prefix) => read_summary(&store, &bucket, &object, &prefix).await,
+                        None => read_object(&store, &bucket, &object, options).await,
+                    }
+                });
                 let abort = task.abort_handle();
                 let joined = match deadline {
                     Some(at) => match tokio::time::timeout_at(at, task).await {
@@ -660,7 +669,7 @@ where
             store,
             source.bucket,
             fresh,
-            options,
+            (options, source.summaries),
             concurrency,
             deadline,
             &mut report,
@@ -773,30 +782,10 @@ async fn read_object<L: LogStore>(
     // The body's first bytes say whether it is gzip; neither the key's suffix nor the
     // object's Content-Encoding is trusted to.
     let mut sink = ObjectSink::new(Encoding::Auto, options);
-    let mut problem = None;
-    'body: while let Some(chunk) = body.chunks.next().await {
-        match chunk {
-            Ok(bytes) => {
-                // A few kilobytes of gzip can decode to many megabytes: fed in pieces, with a
-                // yield after each, the reader can be cut off at the deadline mid-object.
-                for piece in bytes.chunks(FEED_PIECE) {
-                    if let Err(e) = sink.feed(piece) {
-                        problem = Some(e.to_string());
-                        break 'body;
-                    }
-                    // Old logs: nothing more of this object counts, so stop downloading it.
-                    if sink.is_backfill() {
-                        break 'body;
-                    }
-                    tokio::task::yield_now().await;
-                }
-            }
-            Err(e) => {
-                problem = Some(format!("download interrupted: {e}"));
-                break;
-            }
-        }
-    }
+    let mut problem = match feed_body(&mut body, &mut sink).await {
+        Ok(problem) => problem,
+        Err(e) => Some(format!("download interrupted: {e}")),
+    };
     let (summary, format, finish_error) = sink.finish();
     if problem.is_none() {
         problem = finish_error.map(|e| e.to_string());
@@ -804,6 +793,86 @@ async fn read_object<L: LogStore>(
     ObjectRead {
         parsed: Some((summary, format)),
         problem,
+        unread: false,
+    }
+}
+
+/// Feeds an object's body to `sink` until its end: `Ok` with the problem in its bytes that
+/// ended it early (corrupt gzip, the decoded-bytes cap), if one did; `Err` when the download
+/// broke. An object found to be a backfill stops downloading at once (nothing more counts).
+pub(crate) async fn feed_body(
+    body: &mut ObjectBody,
+    sink: &mut ObjectSink,
+) -> Result<Option<String>, ServiceError> {
+    while let Some(chunk) = body.chunks.next().await {
+        // A few kilobytes of gzip can decode to many megabytes: fed in pieces, with a yield
+        // after each, the reader can be cut off at the deadline mid-object.
+        for piece in chunk?.chunks(FEED_PIECE) {
+            if let Err(e) = sink.feed(piece) {
+                return Ok(Some(e.to_string()));
+            }
+            if sink.is_backfill() {
+                return Ok(None);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(None)
+}
+
+/// Summary mode: the object's summary instead of the object. Not written yet, it leaves the
+/// object unread (a later run looks again; meanwhile the window is incomplete); unreadable, or
+/// the summary of another object, it is a problem of the window.
+async fn read_summary<L: LogStore>(
+    store: &L,
+    bucket: &str,
+    object: &ObjectInfo,
+    prefix: &str,
+) -> ObjectRead {
+    use crate::parse::stored::{StoredSummary, MAX_SUMMARY_BYTES};
+    let key = crate::summarize::summary_key(
+        prefix,
+        &object.key,
+        object.etag.as_deref(),
+        object.last_modified,
+    );
+    let mut body = match store.open(bucket, &key).await {
+        Ok(body) => body,
+        Err(e) if e.is("NoSuchKey") => {
+            return ObjectRead::unread(format!("not summarized yet (no {key})"))
+        }
+        Err(e) => return ObjectRead::unread(format!("its summary {key}: {e}")),
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.chunks.next().await {
+        match chunk {
+            Ok(chunk) if bytes.len() + chunk.len() <= MAX_SUMMARY_BYTES => {
+                bytes.extend_from_slice(&chunk)
+            }
+            Ok(_) => {
+                return ObjectRead::failed(format!(
+                    "its summary {key} is over {MAX_SUMMARY_BYTES} bytes"
+                ))
+            }
+            Err(e) => return ObjectRead::unread(format!("its summary {key}: {e}")),
+        }
+    }
+    let stored = match StoredSummary::decode(&bytes) {
+        Ok(stored) => stored,
+        Err(e) => return ObjectRead::failed(format!("its summary {key}: {e}")),
+    };
+    let unquoted = |e: Option<&str>| e.map(|e| e.trim_matches('"').to_string());
+    if stored.source.key != object.key
+        || unquoted(stored.source.etag.as_deref()) != unquoted(object.etag.as_deref())
+    {
+        return ObjectRead::failed(format!(
+            "its summary {key} is of another object ({} {:?})",
+            stored.source.key, stored.source.etag
+        ));
+    }
+    ObjectRead {
+        parsed: Some((stored.summary, stored.format.unwrap_or_default())),
+        problem: stored.problem,
         unread: false,
     }
 }

@@ -35,6 +35,8 @@
 //!   forecast the record shows against what came (`LOGSCALE_PREDICT`).
 //! - `act`: applies the decision: dry-run, HonorCooldown, AWS's "not now" → hold.
 //! - `record`: the JSON decision record, the product's contract; `human` renders it.
+//! - [`summarize`]: the summarizer (a second Lambda on the discovery queue): one summary per
+//!   log object, which the cycle in summary mode reads instead of the object.
 //! - [`metrics`]: the record as CloudWatch metrics, one Embedded Metric Format line beside it
 //!   (what the template's alarms and dashboard read).
 //! - [`ports`]: one narrow trait per outside service, returning this crate's types, and
@@ -73,6 +75,7 @@ mod schedule;
 mod settings;
 pub mod simulator;
 mod state;
+pub mod summarize;
 mod window;
 
 /// The log engine: formats, parsing, summaries and gzip (the `logscale-logs` crate).
@@ -80,7 +83,10 @@ pub use logscale_logs as parse;
 /// Sample logs in every format (`logscale loggen`).
 pub use logscale_logs::loggen as sample_logs;
 
-pub use analyze::{analyze_inputs, Analysis, InputReport};
+pub use analyze::{
+    analyze_inputs, summarize_file, summarize_inputs, summary_file_name, Analysis, InputReport,
+    Summarized,
+};
 pub use config::{log_settings, s3_path_style, Config, ConfigError};
 pub use cycle::{run_cycle, CycleOptions};
 pub use decide::{Action, Decision, Policy, PolicyKind, Rule, Signal};

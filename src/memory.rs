@@ -251,6 +251,24 @@ impl InMemoryCloud {
     }
 
     /// An object's bytes, if it exists.
+    /// The keys under `prefix` in `bucket`, in key order.
+    pub fn list_keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let world = self.world();
+        let mut keys: Vec<String> = world
+            .buckets
+            .get(bucket)
+            .map(|objects| {
+                objects
+                    .keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
     pub fn object(&self, bucket: &str, key: &str) -> Option<Bytes> {
         let world = self.world();
         world.buckets.get(bucket)?.get(key).map(|o| o.bytes.clone())
@@ -512,6 +530,9 @@ impl LogStore for InMemoryCloud {
             .collect();
         Ok(ObjectBody {
             chunks: Box::pin(futures::stream::iter(chunks)),
+            etag: Some(object.etag),
+            // S3 answers GetObject's Last-Modified to the second.
+            last_modified: DateTime::from_timestamp(object.last_modified.timestamp(), 0),
         })
     }
 }

@@ -83,6 +83,10 @@ pub struct ObjectInfo {
 /// recognised from the bytes themselves (see [`crate::parse::Encoding`]), not from headers.
 pub struct ObjectBody {
     pub chunks: Pin<Box<dyn Stream<Item = Result<Bytes, ServiceError>> + Send>>,
+    /// What GetObject said of the object: its ETag (quoted, as listings give it) and when it
+    /// was last modified, to the second.
+    pub etag: Option<String>,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The outside world of one cycle, one port per service. `logs` also keeps the policy's state;

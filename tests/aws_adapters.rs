@@ -20,6 +20,7 @@ async fn fetch_logs(store: &S3LogStore, bucket: &str) -> logscale::FetchReport {
         bucket,
         prefix: "logs/",
         ignore: &[],
+        summaries: None,
     };
     let window = Selection::window(now - Duration::minutes(5), now);
     fetch_window(store, source, &window, &ParseOptions::default(), 3, None).await
@@ -486,6 +487,7 @@ async fn alb_logs_are_listed_by_the_windows_date_folders_only() {
         bucket: &bucket,
         prefix: root,
         ignore: &[],
+        summaries: None,
     };
     let window = Selection::window(now - Duration::minutes(5), now);
     let report = fetch_window(&store, source, &window, &ParseOptions::default(), 2, None).await;

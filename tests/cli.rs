@@ -222,3 +222,246 @@ fn analyze_names_a_missing_file_and_still_reports_the_rest() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("csv"), "{}", text(&out.stderr));
 }
+
+/// Log files in every format, plain and gzip, one cut short and one empty: what `summarize`
+/// and `analyze` are compared on. Returns their paths.
+fn sample_files(dir: &std::path::Path) -> Vec<String> {
+    use logscale::parse::Format;
+    use logscale::sample_logs::{generate, LogGenSpec};
+    use std::io::Write;
+    let mut paths = Vec::new();
+    for (n, format) in Format::ALL.into_iter().enumerate() {
+        let spec = LogGenSpec {
+            seed: n as u64,
+            error_share: 0.05,
+            slow_share: 0.1,
+            ..LogGenSpec::new(format, 2000 + 700 * n as u64)
+        };
+        let mut text = Vec::new();
+        generate(&spec, &mut text).unwrap();
+        text.extend_from_slice(b"a line in no format\n");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        let gz = gz.finish().unwrap();
+        for (name, bytes) in [
+            (format!("{format}.log"), text.clone()),
+            (format!("{format}.log.gz"), gz.clone()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            paths.push(path.display().to_string());
+        }
+        if format == Format::Alb {
+            // A gzip stream that stops early: counted up to there, and named.
+            let path = dir.join("cut.log.gz");
+            std::fs::write(&path, &gz[..gz.len() * 2 / 3]).unwrap();
+            paths.push(path.display().to_string());
+        }
+    }
+    let empty = dir.join("empty.log");
+    std::fs::write(&empty, b"").unwrap();
+    paths.push(empty.display().to_string());
+    paths
+}
+
+/// `analyze`'s human output without the reading time and speed, which differ run to run.
+fn without_timing(human: &str) -> String {
+    human
+        .lines()
+        .map(|line| match line.find(" of log text in ") {
+            Some(at) if line.starts_with("Read ") => &line[..at],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn analyze_of_summaries_prints_what_analyze_of_the_logs_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = sample_files(dir.path());
+    let out_dir = dir.path().join("summaries");
+    let mut args = vec!["summarize", "--out", out_dir.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let out = logscale(&args, &[]);
+    let stderr = text(&out.stderr);
+    // The cut file is summarized with its problem, which is named, as analyze names it.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cut.log.gz: gzip stream ends early")
+            && stderr.contains("(its summary says so)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "summarized {} of {} files into {}",
+            files.len(),
+            files.len(),
+            out_dir.display()
+        )),
+        "{stderr}"
+    );
+    let summaries: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let name = std::path::Path::new(f)
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap();
+            out_dir
+                .join(format!("{name}.summary.json"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    for summary in &summaries {
+        let bytes = std::fs::read(summary).unwrap();
+        assert!(bytes.starts_with(b"{\"logscale_summary\":1,"), "{summary}");
+        assert!(bytes.len() < 4096, "{summary}: {} bytes", bytes.len());
+    }
+
+    let analyze = |inputs: &[String], json: bool| {
+        let mut args = vec!["analyze", "--threads", "3"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(inputs.iter().map(String::as_str));
+        let out = logscale(&args, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the cut file: {}",
+            text(&out.stderr)
+        );
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (raw_json, raw_err) = analyze(&files, true);
+    let (summary_json, summary_err) = analyze(&summaries, true);
+    let raw: Value = serde_json::from_str(&raw_json).unwrap();
+    assert!(raw["requests"].as_u64().unwrap() > 10_000, "{raw}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&summary_json).unwrap(),
+        raw,
+        "--json"
+    );
+    assert_eq!(summary_err, raw_err);
+
+    let (raw_human, _) = analyze(&files, false);
+    let (summary_human, _) = analyze(&summaries, false);
+    assert!(raw_human.contains("Total Requests:"), "{raw_human}");
+    assert_eq!(without_timing(&summary_human), without_timing(&raw_human));
+
+    // Mixed: some logs read, some summaries merged, in the order given.
+    let mixed: Vec<String> = files
+        .iter()
+        .zip(&summaries)
+        .enumerate()
+        .map(|(n, (file, summary))| {
+            if n % 2 == 0 {
+                file.clone()
+            } else {
+                summary.clone()
+            }
+        })
+        .collect();
+    let (mixed_json, _) = analyze(&mixed, true);
+    assert_eq!(serde_json::from_str::<Value>(&mixed_json).unwrap(), raw);
+}
+
+#[test]
+fn summarize_names_what_it_cannot_summarize() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    let gen = logscale(&["loggen", "-n", "100", "-o", good.to_str().unwrap()], &[]);
+    assert!(gen.status.success());
+    let missing = dir.path().join("nope.log");
+    let out_dir = dir.path().join("out");
+    let out = logscale(
+        &[
+            "summarize",
+            "--format",
+            "original",
+            "--out",
+            out_dir.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("logscale: {}: cannot open: ", missing.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("summarized 1 of 2 files"), "{stderr}");
+    let summary = out_dir.join("good.log.summary.json");
+    assert!(!out_dir.join("nope.log.summary.json").exists());
+
+    // A summary is not summarized again.
+    let again = logscale(
+        &[
+            "summarize",
+            "--out",
+            dir.path().join("again").to_str().unwrap(),
+            summary.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("is a summary already"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // Two inputs that would write one summary: refused before anything is read.
+    let other = dir.path().join("sub");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(&good, other.join("good.log")).unwrap();
+    let clash = logscale(
+        &[
+            "summarize",
+            "--out",
+            dir.path().join("clash").to_str().unwrap(),
+            good.to_str().unwrap(),
+            other.join("good.log").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(clash.status.code(), Some(2));
+    assert!(
+        text(&clash.stderr).contains("would both be summarized to"),
+        "{}",
+        text(&clash.stderr)
+    );
+    assert!(!dir.path().join("clash").exists());
+
+    // A summary that is damaged after its first member: analyze names the file, not its source.
+    let mut damaged = std::fs::read(&summary).unwrap();
+    damaged.truncate(damaged.len() / 2);
+    let damaged_path = dir.path().join("damaged.summary.json");
+    std::fs::write(&damaged_path, damaged).unwrap();
+    let out = logscale(
+        &[
+            "analyze",
+            "--json",
+            damaged_path.to_str().unwrap(),
+            summary.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "logscale: {}: unreadable summary: corrupt summary: ",
+            damaged_path.display()
+        )),
+        "{stderr}"
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["requests"], 100);
+    assert_eq!(r["inputs"][1]["name"], good.to_str().unwrap());
+}

@@ -470,8 +470,9 @@ async fn a_dip_does_not_scale_in_a_sustained_drop_does() {
     assert_eq!(group_state(&s.group)["desired"], 4);
 
     // The busy recommendation is 20 minutes old, outside the 15-minute window: the drop is
-    // sustained, and the group steps in by one (the per-run limit).
-    put_state(&s.bucket, &s.group, &[(20, 4), (10, 2), (5, 2)]).await;
+    // sustained (the recommendations since stayed at 3, what this run asks too: not rising),
+    // and the group steps in by one (the per-run limit).
+    put_state(&s.bucket, &s.group, &[(20, 4), (10, 3), (5, 3)]).await;
     let r = lambda.invoke("scheduled.json");
     assert_eq!(r["decision"]["action"], "scale_down", "{r:#}");
     assert_eq!(r["decision"]["to"], 3);

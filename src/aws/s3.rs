@@ -107,6 +107,10 @@ impl LogStore for S3LogStore {
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectBody, ServiceError> {
         let out = self.get(bucket, key).await?;
+        let etag = out.e_tag().map(str::to_string);
+        let last_modified = out
+            .last_modified()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0));
         let chunks = futures::stream::unfold(out.body, |mut body| async move {
             let next = body.next().await?;
             let next = next.map_err(|e| {
@@ -120,6 +124,8 @@ impl LogStore for S3LogStore {
         });
         Ok(ObjectBody {
             chunks: Box::pin(chunks),
+            etag,
+            last_modified,
         })
     }
 }

@@ -24,6 +24,8 @@
 //! - [`timestamp`]: the time a line says it was written ([`line_time`]), for the backfill check.
 //! - [`summary`]: the counts one window yields, mergeable exactly; percentiles from a mergeable
 //!   sketch.
+//! - [`stored`]: one object's summary as stored bytes (versioned JSON, read plain or gzip),
+//!   decoded defensively, so that objects summarised apart merge later.
 //! - [`loggen`]: sample logs in every format, for demos, tests and benchmarks.
 
 pub mod alb;
@@ -32,6 +34,7 @@ pub mod detect;
 pub mod json;
 pub mod loggen;
 pub mod original;
+pub mod stored;
 pub mod summary;
 pub mod timestamp;
 
@@ -40,8 +43,9 @@ use std::io::{self, Write};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+pub use stored::{SourceObject, StoredSummary, SummaryError};
 pub use summary::LogSummary;
 pub use timestamp::line_time;
 
@@ -59,9 +63,13 @@ pub const DETECT_BYTES: usize = 64 * 1024;
 pub const BACKFILL_CHECK_LINES: usize = 16;
 
 /// A log format logscale reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    /// Also what `auto` falls back to when no format recognizes an object's first lines.
+    #[default]
     Original,
     Alb,
     Combined,
@@ -295,14 +303,14 @@ impl ParseOptions {
 enum BackfillCheck {
     /// No check asked for, or the object was found current.
     Off,
-    /// Reading the first non-blank lines' time, with this many lines left to try.
-    Looking {
-        lines_left: usize,
-        before: DateTime<Utc>,
-    },
+    /// Waiting for the object's first line time (see [`SummaryWriter::first_time_lines_left`]).
+    Looking { before: DateTime<Utc> },
     /// The first line time is older than the bound: nothing more is read.
     Backfill { first_time: DateTime<Utc> },
 }
+
+/// How many lines from the end of a chunk are tried for the [`LineSpan`]'s last time.
+const LAST_TIME_TRIES: usize = 4;
 
 /// A `Write` sink that splits bytes into lines and folds each into a [`LogSummary`].
 pub struct SummaryWriter {
@@ -322,6 +330,37 @@ pub struct SummaryWriter {
     /// the cap was dropped.
     passed_cap: bool,
     backfill: BackfillCheck,
+    /// Non-blank lines still to try for the object's first line time: [`BACKFILL_CHECK_LINES`]
+    /// at the start, 0 once a time was found or none was in them. The backfill check and the
+    /// [`LineSpan`] share this one read.
+    first_time_lines_left: usize,
+    span: LineSpan,
+    /// The last line joined from a chunk's partial line and the next chunk's head, kept (with
+    /// its allocation) so that it can be that chunk's sampled last line.
+    joined: Vec<u8>,
+}
+
+/// The earliest and latest line times read from one object, where its format writes them.
+///
+/// Reading a time costs about as much as parsing the line, so not every line is read for one
+/// (CPU is the bill): the sampled lines are the first line that has a time (within the first
+/// [`BACKFILL_CHECK_LINES`] non-blank lines, the read the backfill check makes anyway), the
+/// last complete line with a time of each chunk of text the object arrives in (one read per
+/// chunk of tens of kilobytes; up to [`LAST_TIME_TRIES`] lines from its end are tried), and
+/// the last line. For a log written in time order that is the object's first and last line
+/// time, whatever the chunks; lines out of order between samples are not seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LineSpan {
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl LineSpan {
+    /// Takes in one sampled line time.
+    pub fn widen(&mut self, time: DateTime<Utc>) {
+        self.first = Some(self.first.map_or(time, |first| first.min(time)));
+        self.last = Some(self.last.map_or(time, |last| last.max(time)));
+    }
 }
 
 impl SummaryWriter {
@@ -341,9 +380,11 @@ impl SummaryWriter {
             backfill: options
                 .backfill_before
                 .map_or(BackfillCheck::Off, |before| BackfillCheck::Looking {
-                    lines_left: BACKFILL_CHECK_LINES,
                     before,
                 }),
+            first_time_lines_left: BACKFILL_CHECK_LINES,
+            span: LineSpan::default(),
+            joined: Vec::new(),
             options,
         }
     }
@@ -373,13 +414,16 @@ impl SummaryWriter {
 
     /// [`SummaryWriter::finish`], with the cap's error in place of any other once it was
     /// passed (reading stopped there, so nothing after it could be judged).
-    fn finish_object(
-        self,
-        error: Option<DecodeError>,
-    ) -> (LogSummary, Format, Option<DecodeError>) {
+    fn finish_object(self, error: Option<DecodeError>, gzip: bool) -> FinishedObject {
         let error = self.cap_error().or(error);
-        let (summary, format) = self.finish();
-        (summary, format, error)
+        let (summary, format, span) = self.finish_with_span();
+        FinishedObject {
+            summary,
+            format,
+            error,
+            gzip,
+            span,
+        }
     }
 
     /// The format in use (after detection, with `auto`).
@@ -389,7 +433,13 @@ impl SummaryWriter {
 
     /// Parses the last line if it had no newline, and returns the totals: for a backfill, only
     /// that it was one ([`LogSummary::backfill`]).
-    pub fn finish(mut self) -> (LogSummary, Format) {
+    pub fn finish(self) -> (LogSummary, Format) {
+        let (summary, format, _) = self.finish_with_span();
+        (summary, format)
+    }
+
+    /// [`SummaryWriter::finish`], with the span of the line times read.
+    pub fn finish_with_span(mut self) -> (LogSummary, Format, LineSpan) {
         if self.format.is_none() {
             self.settle_format();
         }
@@ -402,12 +452,17 @@ impl SummaryWriter {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.line(&line);
+            if !self.is_backfill() {
+                self.sample_time(&line);
+            }
         }
         let format = self.format.unwrap_or(Format::Original);
         match self.backfill {
             // The lines read before the decision are as old as the one that made it.
-            BackfillCheck::Backfill { first_time } => (LogSummary::backfill(first_time), format),
-            _ => (self.summary, format),
+            BackfillCheck::Backfill { first_time } => {
+                (LogSummary::backfill(first_time), format, self.span)
+            }
+            _ => (self.summary, format, self.span),
         }
     }
 
@@ -421,8 +476,8 @@ impl SummaryWriter {
     #[inline]
     fn line(&mut self, line: &[u8]) {
         let format = self.format.unwrap_or(Format::Original);
-        if let BackfillCheck::Looking { .. } = self.backfill {
-            self.check_backfill(format, line);
+        if self.first_time_lines_left > 0 {
+            self.look_for_first_time(format, line);
             if self.is_backfill() {
                 return;
             }
@@ -430,23 +485,63 @@ impl SummaryWriter {
         format.parse_line(line, &self.options, &mut self.summary);
     }
 
-    /// Judges the object by `line`'s time if it has one; blank lines are not tried.
-    fn check_backfill(&mut self, format: Format, line: &[u8]) {
-        let BackfillCheck::Looking { lines_left, before } = self.backfill else {
-            return;
-        };
+    /// Reads `line`'s time, if it has one, as the object's first (blank lines are not tried),
+    /// and with it judges a backfill.
+    fn look_for_first_time(&mut self, format: Format, line: &[u8]) {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        self.backfill = match line_time(format, line) {
-            Some(first_time) if first_time < before => BackfillCheck::Backfill { first_time },
-            Some(_) => BackfillCheck::Off,
-            None if lines_left <= 1 => BackfillCheck::Off,
-            None => BackfillCheck::Looking {
-                lines_left: lines_left - 1,
-                before,
-            },
+        let time = line_time(format, line);
+        self.first_time_lines_left = match time {
+            Some(time) => {
+                self.span.widen(time);
+                0
+            }
+            None => self.first_time_lines_left - 1,
         };
+        if let BackfillCheck::Looking { before } = self.backfill {
+            self.backfill = match time {
+                Some(first_time) if first_time < before => BackfillCheck::Backfill { first_time },
+                Some(_) => BackfillCheck::Off,
+                None if self.first_time_lines_left == 0 => BackfillCheck::Off,
+                None => BackfillCheck::Looking { before },
+            };
+        }
+    }
+
+    /// Widens the span by `line`'s time, if it has one; whether it had.
+    fn sample_time(&mut self, line: &[u8]) -> bool {
+        match line_time(self.format.unwrap_or(Format::Original), line) {
+            Some(time) => {
+                self.span.widen(time);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Samples the last line of `lines` (a chunk's complete lines, without the last newline)
+    /// that has a time, trying at most [`LAST_TIME_TRIES`] lines from the end: a trailing blank
+    /// or stray line does not hide the time before it. The chunk's first line is in `lines`
+    /// only in part when it was joined to the previous chunk's partial line (it is then the
+    /// last one joined) or was the end of a line too long to read.
+    fn sample_last_time(&mut self, mut lines: &[u8], first_joined: bool, first_skipped: bool) {
+        for _ in 0..LAST_TIME_TRIES {
+            let Some(nl) = memchr::memrchr(b'\n', lines) else {
+                if first_joined && !first_skipped {
+                    let line = std::mem::take(&mut self.joined);
+                    self.sample_time(&line);
+                    self.joined = line;
+                } else if !first_skipped {
+                    self.sample_time(lines);
+                }
+                return;
+            };
+            if self.sample_time(&lines[nl + 1..]) {
+                return;
+            }
+            lines = &lines[..nl];
+        }
     }
 
     fn too_long(&mut self) {
@@ -455,11 +550,16 @@ impl SummaryWriter {
         self.summary.note_unparsed("line_too_long", note.as_bytes());
     }
 
-    /// Cuts `buf` into lines; the last, unfinished one is kept for the next call.
+    /// Cuts `buf` into lines; the last, unfinished one is kept for the next call. The last
+    /// complete line is sampled for the [`LineSpan`], once the loop is done, so that the loop
+    /// itself does no more per line than parse it.
     fn split(&mut self, buf: &[u8]) {
         if self.is_backfill() {
             return;
         }
+        // Whether the chunk's first line, if it ends here, is not all in `buf`.
+        let first_joined = !self.partial.is_empty();
+        let first_skipped = self.skipping_long_line;
         let mut rest = buf;
         while let Some(nl) = memchr::memchr(b'\n', rest) {
             let (head, tail) = (&rest[..nl], &rest[nl + 1..]);
@@ -469,19 +569,27 @@ impl SummaryWriter {
                 self.line(head);
             } else if self.partial.len() + head.len() > MAX_LINE_BYTES {
                 self.partial.clear();
+                self.joined.clear();
                 self.too_long();
             } else {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(head);
-                self.line(&line);
+                let mut line = std::mem::take(&mut self.joined);
                 line.clear();
-                self.partial = line; // keep the allocation for the next partial line
+                line.extend_from_slice(&self.partial);
+                line.extend_from_slice(head);
+                self.partial.clear(); // its allocation stays for the next partial line
+                self.line(&line);
+                self.joined = line; // and this one's, for the sample below
             }
             rest = tail;
             if self.is_backfill() {
                 // Decided by the line just read: none after it is.
                 return;
             }
+        }
+        let complete = buf.len() - rest.len();
+        if complete > 0 {
+            // `buf[..complete - 1]` ends where the chunk's last complete line does.
+            self.sample_last_time(&buf[..complete - 1], first_joined, first_skipped);
         }
         if !self.skipping_long_line && !rest.is_empty() {
             if self.partial.len() + rest.len() > MAX_LINE_BYTES {
@@ -706,14 +814,21 @@ impl ObjectSink {
     /// bytes is simply empty); so is text past the cap. The summary of what was decoded comes
     /// back either way.
     pub fn finish(self) -> (LogSummary, Format, Option<DecodeError>) {
+        let finished = self.finish_object();
+        (finished.summary, finished.format, finished.error)
+    }
+
+    /// [`ObjectSink::finish`] with all there is to know about the object read: what
+    /// [`StoredSummary::from_object`] keeps.
+    pub fn finish_object(self) -> FinishedObject {
         match self.stage {
             // Fewer than two bytes: too short to be gzip.
             Stage::Sniffing { options, head } => {
                 let mut writer = SummaryWriter::new(options);
                 writer.consume(&head);
-                writer.finish_object(None)
+                writer.finish_object(None, false)
             }
-            Stage::Decoding(Decoder::Plain(w)) => w.finish_object(None),
+            Stage::Decoding(Decoder::Plain(w)) => w.finish_object(None, false),
             Stage::Decoding(Decoder::Gzip(mut d)) => {
                 // Past the cap or for a backfill, finishing the stream would decode more of it:
                 // skip that.
@@ -727,10 +842,24 @@ impl ObjectSink {
                 // even when the stream was cut short.
                 let options = d.get_ref().options.clone();
                 let inner = std::mem::replace(d.get_mut(), SummaryWriter::new(options));
-                inner.finish_object(err)
+                inner.finish_object(err, true)
             }
         }
     }
+}
+
+/// One object read to its end (or as far as it could be): [`ObjectSink::finish_object`].
+#[derive(Debug)]
+pub struct FinishedObject {
+    pub summary: LogSummary,
+    /// The format used (detected with `auto`).
+    pub format: Format,
+    /// Why the object could not be read to its end, found at the finish (a gzip stream that
+    /// ends early, text past the cap); a caller that stopped feeding at an error has that one.
+    pub error: Option<DecodeError>,
+    /// The bytes were gzip.
+    pub gzip: bool,
+    pub span: LineSpan,
 }
 
 /// Summarizes a whole in-memory buffer; for tests and small inputs.

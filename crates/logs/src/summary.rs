@@ -9,11 +9,33 @@ use serde::{Serialize, Serializer};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
 /// How much of an unparsed line is kept as an example in the record.
-const EXAMPLE_CHARS: usize = 160;
+pub const EXAMPLE_CHARS: usize = 160;
+
+/// Status codes counted: three digits, 0–999.
+pub const STATUS_CODES: usize = 1000;
 
 /// The percentiles the record and the summaries show.
 pub const PERCENTILES: [(f64, &str); 4] =
     [(0.5, "p50"), (0.9, "p90"), (0.95, "p95"), (0.99, "p99")];
+
+/// Every kind of unparsed line the parsers note ([`LogSummary::note_unparsed`]), plus
+/// [`OTHER_UNPARSED_KIND`]. A stored summary's kinds are read back into these names only, so a
+/// name from elsewhere never becomes one of them.
+pub const UNPARSED_KINDS: [&str; 9] = [
+    "alb_bad_status",
+    "alb_bad_time",
+    "invalid_json",
+    "json_not_object",
+    "line_too_long",
+    "not_alb_format",
+    "not_combined_format",
+    "not_original_format",
+    OTHER_UNPARSED_KIND,
+];
+
+/// The kind a stored summary's unparsed lines take when their name is none of
+/// [`UNPARSED_KINDS`] (written by another build).
+pub const OTHER_UNPARSED_KIND: &str = "other";
 
 /// Lines of one kind that did not parse.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,10 +68,11 @@ pub struct LogSummary {
     /// Unparsed lines by kind, with the first example of each.
     pub unparsed_kinds: BTreeMap<&'static str, UnparsedKind>,
     /// Latency distribution in milliseconds: a DDSketch with 1 % relative accuracy and at most
-    /// 2048 bins (16 KiB), whatever the number of requests.
-    latency: DDSketch,
+    /// 2048 bins (16 KiB), whatever the number of requests. Crate-visible for
+    /// [`crate::stored`], which writes its bins and rebuilds it from them.
+    pub(crate) latency: DDSketch,
     /// Requests per HTTP status code; index = code.
-    status: Box<[u64; 1000]>,
+    pub(crate) status: Box<[u64; STATUS_CODES]>,
     /// Objects recognised as a backfill of old logs ([`crate::ParseOptions::backfill_before`]):
     /// each counts here and nowhere else (all the other counts of such an object are zero).
     pub backfill_objects: u64,
@@ -71,7 +94,7 @@ impl Default for LogSummary {
             unparsed: 0,
             unparsed_kinds: BTreeMap::new(),
             latency: DDSketch::new(SketchConfig::defaults()),
-            status: Box::new([0; 1000]),
+            status: Box::new([0; STATUS_CODES]),
             backfill_objects: 0,
             backfill_oldest: None,
         }

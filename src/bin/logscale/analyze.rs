@@ -17,7 +17,8 @@ pub struct Args {
     /// Files to read in parallel (default: the number of cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Log files; `-` reads stdin.
+    /// Log files, or summary files (`logscale summarize`'s, recognised by their content); `-`
+    /// reads stdin.
     #[arg(required = true)]
     files: Vec<String>,
 }

@@ -1,11 +1,12 @@
 //! The CLI for people: run one cycle against whatever AWS the environment points at, read local
-//! log files, replay a load trace, or make sample logs. One file per subcommand, each only
+//! log files or their summaries, replay a load trace, or make sample logs. One file per subcommand, each only
 //! wiring: arguments in, a library call, output out.
 
 mod analyze;
 mod loggen;
 mod run;
 mod simulate;
+mod summarize;
 
 use std::process::ExitCode;
 
@@ -27,8 +28,11 @@ struct Cli {
 enum Command {
     /// Run one cycle (read logs, observe the group, decide, act) with the LOGSCALE_* settings.
     Run(run::Args),
-    /// Read local log files (plain or gzip; `-` for stdin) and print their metrics.
+    /// Read local log files (plain or gzip; `-` for stdin) or their summaries and print their
+    /// metrics.
     Analyze(analyze::Args),
+    /// Summarize log files one by one into summary files, which `analyze` merges.
+    Summarize(summarize::Args),
     /// Replay a load trace through a capacity model and the real decision code.
     Simulate(simulate::Args),
     /// Generate sample logs.
@@ -51,6 +55,7 @@ fn real_main() -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Analyze(args) => analyze::run(args),
+        Command::Summarize(args) => summarize::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Loggen(args) => loggen::run(args, runtime),
     }
