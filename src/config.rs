@@ -466,11 +466,14 @@ fn summaries_apart_from_logs(
     let head = crate::discover::PrefixTemplate::parse(prefix)
         .as_ref()
         .map_or(prefix.to_string(), |t| t.literal_head().to_string());
-    if ingest_summaries && !head.is_empty() && summary_prefix.starts_with(&head) {
+    // Either under the other: summaries read as logs (and announced and summarized as logs),
+    // or logs skipped as summaries. (A bucket-wide log prefix holds everything: the listing
+    // and the summarizer pass over the summary prefix then.)
+    if !head.is_empty() && (summary_prefix.starts_with(&head) || head.starts_with(summary_prefix)) {
         return Err(invalid(
             settings::SUMMARY_PREFIX.variable,
             summary_prefix,
-            &format!("is under LOGSCALE_PREFIX ({prefix}): each summary would be announced and summarized as a log"),
+            &format!("overlaps LOGSCALE_PREFIX ({prefix}): summaries would be taken for logs, or logs for summaries"),
         ));
     }
     let queue = get(settings::QUEUE_URL.variable).filter(|u| !u.trim().is_empty());

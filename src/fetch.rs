@@ -376,6 +376,10 @@ pub async fn fetch_window<L: LogStore + Clone + 'static>(
         report.condition = LogCondition::EmptyWindow;
         return report;
     }
+    let summaries = summaries.map(|prefix| SummaryRead {
+        prefix,
+        missing_after: end - SUMMARY_PATIENCE,
+    });
     for unread in read_objects(
         store,
         bucket,
@@ -400,7 +404,7 @@ async fn read_objects<L: LogStore + Clone + 'static>(
     store: &L,
     bucket: &str,
     objects: Vec<ObjectInfo>,
-    (options, summaries): (&ParseOptions, Option<&str>),
+    (options, summaries): (&ParseOptions, Option<SummaryRead<'_>>),
     concurrency: usize,
     deadline: Option<Instant>,
     report: &mut FetchReport,
@@ -409,7 +413,7 @@ async fn read_objects<L: LogStore + Clone + 'static>(
     let reads = futures::stream::iter(objects)
         .map(|object| {
             let (store, bucket, options) = (store.clone(), bucket.to_string(), options.clone());
-            let summaries = summaries.map(str::to_string);
+            let summaries = summaries.map(|s| (s.prefix.to_string(), s.missing_after));
             async move {
                 let mark = Counted {
                     key: object.key.clone(),
@@ -418,7 +422,13 @@ async fn read_objects<L: LogStore + Clone + 'static>(
                 };
                 let task = tokio::spawn(async move {
                     match summaries {
-                        Some(prefix) => read_summary(&store, &bucket, &object, &prefix).await,
+                        Some((prefix, missing_after)) => {
+                            let how = SummaryRead {
+                                prefix: &prefix,
+                                missing_after,
+                            };
+                            read_summary(&store, &bucket, &object, how, &options).await
+                        }
                         None => read_object(&store, &bucket, &object, options).await,
                     }
                 });
@@ -669,7 +679,13 @@ where
             store,
             source.bucket,
             fresh,
-            (options, source.summaries),
+            (
+                options,
+                source.summaries.map(|prefix| SummaryRead {
+                    prefix,
+                    missing_after: selection.end - SUMMARY_PATIENCE,
+                }),
+            ),
             concurrency,
             deadline,
             &mut report,
@@ -820,24 +836,47 @@ pub(crate) async fn feed_body(
     Ok(None)
 }
 
+/// How long after it landed an object may still be waiting for its summary: past it, the
+/// summarizer is taken to have given up on it (its message is in the dead-letter queue), and
+/// the object is a problem of the window rather than unread, so the windows move on.
+pub const SUMMARY_PATIENCE: chrono::Duration = chrono::Duration::minutes(15);
+
+/// Summary mode: where summaries are, and which objects have waited too long for theirs.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryRead<'a> {
+    pub prefix: &'a str,
+    /// Objects last modified before this whose summary is missing are given up on.
+    pub missing_after: DateTime<Utc>,
+}
+
 /// Summary mode: the object's summary instead of the object. Not written yet, it leaves the
-/// object unread (a later run looks again; meanwhile the window is incomplete); unreadable, or
-/// the summary of another object, it is a problem of the window.
+/// object unread (a later run looks again; meanwhile the window is incomplete), until
+/// [`SUMMARY_PATIENCE`]; unreadable, or the summary of another object, it is a problem of the
+/// window; of a newer format (a build being rolled out), unread. A summary whose lines began
+/// before `options.backfill_before` counts as a backfill, as the object would in direct mode.
 async fn read_summary<L: LogStore>(
     store: &L,
     bucket: &str,
     object: &ObjectInfo,
-    prefix: &str,
+    how: SummaryRead<'_>,
+    options: &ParseOptions,
 ) -> ObjectRead {
-    use crate::parse::stored::{StoredSummary, MAX_SUMMARY_BYTES};
+    use crate::parse::stored::{StoredSummary, SummaryError, MAX_SUMMARY_BYTES};
     let key = crate::summarize::summary_key(
-        prefix,
+        how.prefix,
         &object.key,
         object.etag.as_deref(),
         object.last_modified,
+        options,
     );
     let mut body = match store.open(bucket, &key).await {
         Ok(body) => body,
+        Err(e) if e.is("NoSuchKey") && object.last_modified < how.missing_after => {
+            return ObjectRead::failed(format!(
+                "no summary {} min after it landed (no {key}): see the summarizer's dead-letter queue",
+                SUMMARY_PATIENCE.num_minutes()
+            ))
+        }
         Err(e) if e.is("NoSuchKey") => {
             return ObjectRead::unread(format!("not summarized yet (no {key})"))
         }
@@ -859,6 +898,9 @@ async fn read_summary<L: LogStore>(
     }
     let stored = match StoredSummary::decode(&bytes) {
         Ok(stored) => stored,
+        Err(e @ SummaryError::UnknownVersion { .. }) => {
+            return ObjectRead::unread(format!("its summary {key}: {e}"))
+        }
         Err(e) => return ObjectRead::failed(format!("its summary {key}: {e}")),
     };
     let unquoted = |e: Option<&str>| e.map(|e| e.trim_matches('"').to_string());
@@ -870,8 +912,16 @@ async fn read_summary<L: LogStore>(
             stored.source.key, stored.source.etag
         ));
     }
+    let backfill = options
+        .backfill_before
+        .zip(stored.first_line_at)
+        .filter(|(before, first)| first < before)
+        .map(|(_, first)| LogSummary::backfill(first));
     ObjectRead {
-        parsed: Some((stored.summary, stored.format.unwrap_or_default())),
+        parsed: Some((
+            backfill.unwrap_or(stored.summary),
+            stored.format.unwrap_or_default(),
+        )),
         problem: stored.problem,
         unread: false,
     }

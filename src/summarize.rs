@@ -34,26 +34,46 @@ use crate::Config;
 /// Where summaries go in the log bucket when `LOGSCALE_SUMMARY_PREFIX` is unset.
 pub const DEFAULT_SUMMARY_PREFIX: &str = "logscale-summaries/";
 
-/// The summary of the object `source_key` with `etag`, last modified at `last_modified`:
-/// `<prefix>YYYY/MM/DD/HH/MM/<sha256 of key and ETag>.json`. The same object (key and bytes)
-/// always maps to the same summary; another upload under the same key (another ETag) to
-/// another. The ETag is compared without S3's quotes, which listings give and events do not.
+/// The summary of the object `source_key` with `etag`, last modified at `last_modified`, read
+/// with `options`: `<prefix>YYYY/MM/DD/HH/MM/<sha256 of key and ETag>-<options>.json`. The same
+/// object (key and bytes) read the same way always maps to the same summary; another upload
+/// under the same key (another ETag), other parse settings or another summary format version
+/// to another, so a summary written once is never one read with other rules. The ETag is
+/// compared without S3's quotes, which listings give and events do not.
 pub fn summary_key(
     prefix: &str,
     source_key: &str,
     etag: Option<&str>,
     last_modified: DateTime<Utc>,
+    options: &ParseOptions,
 ) -> String {
     let mut hash = Sha256::new();
     hash.update(source_key.as_bytes());
     // A separator no key holds, so that ("ab", "c") and ("a", "bc") differ.
     hash.update([0u8]);
     hash.update(etag.unwrap_or("").trim_matches('"').as_bytes());
-    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let digest = hex(&hash.finalize());
     format!(
-        "{prefix}{}/{digest}.json",
-        last_modified.format("%Y/%m/%d/%H/%M")
+        "{prefix}{}/{digest}-{}.json",
+        last_modified.format("%Y/%m/%d/%H/%M"),
+        options_fingerprint(options)
     )
+}
+
+/// Eight hex digits naming the parse settings that change a summary (not the backfill check,
+/// which is judged against a window when the summary is read) and the format's version.
+fn options_fingerprint(options: &ParseOptions) -> String {
+    let settings = ParseOptions {
+        backfill_before: None,
+        ..options.clone()
+    };
+    let mut hash = Sha256::new();
+    hash.update(format!("{}:{settings:?}", crate::parse::stored::SUMMARY_VERSION).as_bytes());
+    hex(&hash.finalize()[..4])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The answer SQS's event source mapping reads when `ReportBatchItemFailures` is on: the
@@ -108,11 +128,19 @@ where
         .unwrap_or_default();
     for record in records {
         report.messages += 1;
-        let id = record
+        let Some(id) = record
             .get("messageId")
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+        else {
+            // An empty identifier would fail the whole batch; without one there is nothing to
+            // ask back, so it is noted and passed over.
+            report
+                .failures
+                .push("a record without a messageId, passed over".into());
+            continue;
+        };
         let body = record.get("body").and_then(Value::as_str).unwrap_or("");
         let outcome = match read_notice(body, now) {
             Notice::Nothing => Ok(0),
@@ -153,6 +181,7 @@ where
         crate::discover::PrefixTemplate::literal_head,
     );
     let mut taken = 0;
+    let mut failed = Vec::new();
     for object in objects {
         let ours = object.bucket == cfg.bucket
             && object.key.starts_with(head)
@@ -163,7 +192,8 @@ where
         taken += 1;
         let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
         if left.is_some_and(|l| l < MIN_TIME_FOR_AN_OBJECT) {
-            return Err(format!("{}: not read, the deadline was near", object.key));
+            failed.push(format!("{}: not read, the deadline was near", object.key));
+            continue;
         }
         let work = summarize_object(cfg, store, object);
         let done = match deadline {
@@ -172,34 +202,44 @@ where
                 .unwrap_or_else(|_| Err(format!("{}: cut off by the deadline", object.key))),
             None => work.await,
         };
-        match done? {
-            (SaveOutcome::Saved, bytes) => {
+        // Every object of the message is tried: one failing does not hold back the others
+        // (their summaries are written, and a redelivery finds them there).
+        match done {
+            Ok((Some(SaveOutcome::Saved), bytes)) => {
                 report.written += 1;
                 report.bytes += bytes;
             }
-            (SaveOutcome::Conflict, _) => report.already_written += 1,
+            Ok((Some(SaveOutcome::Conflict), _)) => report.already_written += 1,
+            Ok((None, _)) => {}
+            Err(why) => failed.push(why),
         }
     }
-    Ok(taken)
+    if failed.is_empty() {
+        Ok(taken)
+    } else {
+        Err(failed.join("; "))
+    }
 }
 
 /// Reading one object is not started with less time than this left.
 const MIN_TIME_FOR_AN_OBJECT: Duration = Duration::from_secs(2);
 
-/// Reads, parses and writes the summary of one object.
+/// Reads, parses and writes the summary of one object; `None` when the object is gone (deleted
+/// since it was announced: nothing to summarize, as direct mode finds nothing to read).
 async fn summarize_object<L>(
     cfg: &Config,
     store: &L,
     object: &Announced,
-) -> Result<(SaveOutcome, u64), String>
+) -> Result<(Option<SaveOutcome>, u64), String>
 where
     L: LogStore + StateStore,
 {
     let key = &object.key;
-    let mut body = store
-        .open(&cfg.bucket, key)
-        .await
-        .map_err(|e| format!("{key}: {e}"))?;
+    let mut body = match store.open(&cfg.bucket, key).await {
+        Ok(body) => body,
+        Err(e) if e.is("NoSuchKey") => return Ok((None, 0)),
+        Err(e) => return Err(format!("{key}: {e}")),
+    };
     // As the cycle reads it, but without the backfill check: that is judged against a
     // window, which the cycle has and the summarizer does not.
     let options = ParseOptions {
@@ -224,12 +264,23 @@ where
     };
     let stored = StoredSummary::from_object(source, sink.finish_object(), problem);
     let bytes = stored.summary.bytes;
-    let target = summary_key(&cfg.summary_prefix, key, etag.as_deref(), last_modified);
+    let encoded = stored.encode();
+    // Written once and never corrected: what cannot be read back is not written.
+    if let Err(e) = StoredSummary::decode(&encoded) {
+        return Err(format!("{key}: its summary would not read back: {e}"));
+    }
+    let target = summary_key(
+        &cfg.summary_prefix,
+        key,
+        etag.as_deref(),
+        last_modified,
+        &cfg.parse,
+    );
     let saved = store
-        .save(&cfg.bucket, &target, stored.encode(), None)
+        .save(&cfg.bucket, &target, encoded, None)
         .await
         .map_err(|e| format!("{key}: the summary {target} was not written: {e}"))?;
-    Ok((saved, bytes))
+    Ok((Some(saved), bytes))
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis() as u64;
-    let left = deadline_ms.checked_sub(now_ms)?.saturating_sub(1_000);
+    // Past already: no time at all, rather than no deadline.
+    let left = deadline_ms.saturating_sub(now_ms).saturating_sub(1_000);
     Some(tokio::time::Instant::now() + Duration::from_millis(left))
 }

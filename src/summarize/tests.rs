@@ -93,30 +93,49 @@ async fn cycle(cloud: &InMemoryCloud, cfg: &Config) -> DecisionRecord {
 }
 
 #[test]
-fn a_summary_key_names_the_object_and_its_bytes_under_its_minute() {
+fn a_summary_key_names_the_object_its_bytes_and_its_reading_under_its_minute() {
     let at = Utc.with_ymd_and_hms(2024, 12, 8, 12, 33, 59).unwrap();
-    let key = summary_key("sums/", "logs/a.log", Some("\"abc\""), at);
+    let o = ParseOptions::default();
+    let key = summary_key("sums/", "logs/a.log", Some("\"abc\""), at, &o);
     assert!(key.starts_with("sums/2024/12/08/12/33/"), "{key}");
     assert!(key.ends_with(".json"));
     assert_eq!(
         key,
-        summary_key("sums/", "logs/a.log", Some("abc"), at),
+        summary_key("sums/", "logs/a.log", Some("abc"), at, &o),
         "quotes or not"
     );
     assert_ne!(
         key,
-        summary_key("sums/", "logs/a.log", Some("abd"), at),
+        summary_key("sums/", "logs/a.log", Some("abd"), at, &o),
         "other bytes"
     );
     assert_ne!(
         key,
-        summary_key("sums/", "logs/b.log", Some("abc"), at),
+        summary_key("sums/", "logs/b.log", Some("abc"), at, &o),
         "another key"
     );
-    // The separator: ("logs/a", "b.log…") is not ("logs/ab", ".log…").
+    // The separator: ("ab", "c") is not ("a", "bc").
     assert_ne!(
-        summary_key("s/", "ab", Some("c"), at),
-        summary_key("s/", "a", Some("bc"), at)
+        summary_key("s/", "ab", Some("c"), at, &o),
+        summary_key("s/", "a", Some("bc"), at, &o)
+    );
+    // Read with another slow threshold, it is another summary; the backfill check (judged
+    // against a window when read) does not change it.
+    let slower = ParseOptions {
+        slow_ms: o.slow_ms * 2.0,
+        ..o.clone()
+    };
+    assert_ne!(
+        key,
+        summary_key("sums/", "logs/a.log", Some("abc"), at, &slower)
+    );
+    let backfill = ParseOptions {
+        backfill_before: Some(at),
+        ..o.clone()
+    };
+    assert_eq!(
+        key,
+        summary_key("sums/", "logs/a.log", Some("abc"), at, &backfill)
     );
 }
 
@@ -281,22 +300,20 @@ async fn a_summary_that_cannot_be_read_is_a_problem_of_the_window() {
 }
 
 #[test]
-fn summary_mode_is_refused_with_the_queue_or_under_the_log_prefix() {
+fn summary_mode_is_refused_with_the_queue_and_prefixes_that_overlap() {
     let err = |extra: &[(&str, &str)]| {
-        let vars: HashMap<String, String> = [
-            ("LOGSCALE_BUCKET", BUCKET),
-            ("LOGSCALE_GROUP", GROUP),
-            ("LOGSCALE_PREFIX", "logs/"),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let vars: HashMap<String, String> =
+            [("LOGSCALE_BUCKET", BUCKET), ("LOGSCALE_GROUP", GROUP)]
+                .iter()
+                .chain(extra)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         Config::from_lookup(|k| vars.get(k).cloned())
-            .unwrap_err()
-            .to_string()
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.to_string())
     };
     let e = err(&[
+        ("LOGSCALE_PREFIX", "logs/"),
         ("LOGSCALE_INGEST", "summaries"),
         ("LOGSCALE_QUEUE_URL", QUEUE),
     ]);
@@ -304,12 +321,140 @@ fn summary_mode_is_refused_with_the_queue_or_under_the_log_prefix() {
         e.contains("LOGSCALE_INGEST") && e.contains("LOGSCALE_QUEUE_URL"),
         "{e}"
     );
-    let e = err(&[
+    // Either under the other, in either mode.
+    for (ingest, summaries, logs) in [
+        ("summaries", "logs/sums/", "logs/"),
+        ("direct", "logs/sums/", "logs/"),
+        ("summaries", "logs/", "logs/app/"),
+    ] {
+        let e = err(&[
+            ("LOGSCALE_INGEST", ingest),
+            ("LOGSCALE_SUMMARY_PREFIX", summaries),
+            ("LOGSCALE_PREFIX", logs),
+        ]);
+        assert!(
+            e.contains("LOGSCALE_SUMMARY_PREFIX") && e.contains("overlaps LOGSCALE_PREFIX"),
+            "{ingest} {summaries} {logs}: {e}"
+        );
+    }
+    // A bucket-wide log prefix: the summaries' prefix is passed over instead.
+    assert_eq!(
+        err(&[("LOGSCALE_INGEST", "summaries"), ("LOGSCALE_PREFIX", "")]),
+        ""
+    );
+}
+
+/// Review of issue 12: what direct mode does, summary mode does too: a replayed day of old
+/// logs is a backfill, and an object whose summary never comes stops holding the windows.
+#[tokio::test]
+async fn summary_mode_keeps_the_backfill_rule_and_gives_up_on_a_summary_that_never_comes() {
+    let cloud = world();
+    let old = LogGenSpec {
+        start: (now() - chrono::Duration::days(3)).naive_utc(),
+        ..LogGenSpec::new(Format::Original, 500)
+    };
+    let mut body = Vec::new();
+    generate(&old, &mut body).unwrap();
+    cloud.put_object(
+        BUCKET,
+        "logs/replayed.log",
+        body,
+        now() - chrono::Duration::minutes(2),
+    );
+    cloud.put_object(
+        BUCKET,
+        "logs/now.log",
+        logs(Format::Original, 500, 5),
+        now() - chrono::Duration::minutes(2),
+    );
+    let cfg = config(&[("LOGSCALE_INGEST", "summaries")]);
+    let event = batch(&cloud).await;
+    summarize_batch(&cfg, &cloud, &event, now(), None).await;
+    let summaries = cycle(&cloud, &cfg).await;
+    let direct = cycle(&cloud, &config(&[])).await;
+    assert_eq!(summaries.logs.backfill_objects, 1);
+    assert_eq!(
+        summaries.logs.backfill_objects,
+        direct.logs.backfill_objects
+    );
+    assert_eq!(
+        summaries.logs.metrics.requests,
+        direct.logs.metrics.requests
+    );
+
+    // An object the summarizer never summarized (its message in the DLQ): unread while it is
+    // young, a named problem once SUMMARY_PATIENCE has passed.
+    let cloud = world();
+    cloud.put_object(
+        BUCKET,
+        "logs/poison.log",
+        logs(Format::Original, 10, 6),
+        now() - chrono::Duration::minutes(2),
+    );
+    let young = cycle(&cloud, &cfg).await;
+    assert!(young.logs.problems[0]
+        .problem
+        .contains("not summarized yet"));
+    let opts = CycleOptions {
+        now: now() + crate::fetch::SUMMARY_PATIENCE,
+        scheduled: None,
+        dry_run: true,
+        save_state: false,
+        deadline: None,
+    };
+    let cfg_late = config(&[
         ("LOGSCALE_INGEST", "summaries"),
-        ("LOGSCALE_SUMMARY_PREFIX", "logs/sums/"),
+        ("LOGSCALE_CATCH_UP_MINUTES", "60"),
+        ("LOGSCALE_WINDOW_MINUTES", "30"),
     ]);
+    let late = run_cycle(&cfg_late, &cloud.services(), opts).await;
     assert!(
-        e.contains("LOGSCALE_SUMMARY_PREFIX") && e.contains("under LOGSCALE_PREFIX"),
-        "{e}"
+        late.logs
+            .problems
+            .iter()
+            .any(|p| p.problem.contains("dead-letter queue")),
+        "{:?}",
+        late.logs.problems
+    );
+    assert_eq!(
+        late.logs.condition,
+        LogCondition::Partial,
+        "still no scale-in on it this run"
+    );
+}
+
+#[tokio::test]
+async fn a_message_tries_all_its_objects_and_a_deleted_object_is_nothing_to_do() {
+    let cloud = world();
+    let at = now() - chrono::Duration::minutes(2);
+    cloud.put_object(BUCKET, "logs/a.log", logs(Format::Original, 10, 7), at);
+    cloud.put_object(BUCKET, "logs/b.log", logs(Format::Original, 10, 8), at);
+    cloud.inject(Fault::error("GetObject", "SlowDown").on(&format!("{BUCKET}/logs/a.log")));
+    let notice = |key: &str| {
+        json!({"eventName": "ObjectCreated:Put", "eventTime": "2024-12-08T12:33:00Z",
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 1, "eTag": "e"}}})
+    };
+    let event = json!({"Records": [
+        {"messageId": "both", "body": json!({"Records": [notice("logs/a.log"), notice("logs/b.log")]}).to_string()},
+        {"messageId": "gone", "body": json!({"Records": [notice("logs/deleted.log")]}).to_string()},
+        {"body": json!({"Records": [notice("logs/b.log")]}).to_string()},
+    ]});
+    let (response, report) = summarize_batch(&config(&[]), &cloud, &event, now(), None).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["both"], "{report:?}");
+    assert_eq!(
+        report.written, 1,
+        "b was written although a failed before it"
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.contains("without a messageId")),
+        "{report:?}"
     );
 }
