@@ -108,40 +108,56 @@ impl MetricsSpec {
     }
 }
 
+/// The metrics every record may carry under the group's dimension, besides each signal's
+/// ([`signal_metric_names`]) and `Holds`: the names the template's alarms and dashboard use.
+pub const GROUP_METRICS: [&str; 16] = [
+    "DesiredBefore",
+    "DesiredAfter",
+    "MinSize",
+    "MaxSize",
+    "CapacityChange",
+    "Blind",
+    "AtMax",
+    "RequestsPerMinute",
+    "ErrorRate",
+    "Latency",
+    "SlowRate",
+    "CpuUtilization",
+    "MemoryUtilization",
+    "ObjectsRead",
+    "LogsComplete",
+    "CycleDuration",
+];
+
+/// The count of a held cycle, under the group's dimension and `HeldBy`.
+pub const HOLDS_METRIC: &str = "Holds";
+
+/// A signal's three metrics: `<Signal>Value`, `<Signal>Target` and `<Signal>Proposal`.
+pub fn signal_metric_names(signal: Signal) -> [String; 3] {
+    let base = camel(signal);
+    [
+        format!("{base}Value"),
+        format!("{base}Target"),
+        format!("{base}Proposal"),
+    ]
+}
+
 /// Root members of the metrics line that a fixed dimension must not overwrite: the envelope,
 /// logscale's dimensions, the invocation's identity, and every metric name.
 fn is_reserved(name: &str) -> bool {
-    const FIXED: &[&str] = &[
+    [
         "_aws",
         GROUP_DIMENSION,
         "HeldBy",
-        "Holds",
+        HOLDS_METRIC,
         "request_id",
         "cold_start",
-        "DesiredBefore",
-        "DesiredAfter",
-        "MinSize",
-        "MaxSize",
-        "CapacityChange",
-        "Blind",
-        "AtMax",
-        "RequestsPerMinute",
-        "ErrorRate",
-        "Latency",
-        "SlowRate",
-        "CpuUtilization",
-        "MemoryUtilization",
-        "ObjectsRead",
-        "LogsComplete",
-        "CycleDuration",
-    ];
-    FIXED.contains(&name)
-        || Signal::ALL.into_iter().any(|s| {
-            let base = camel(s);
-            ["Value", "Target", "Proposal"]
-                .iter()
-                .any(|suffix| name == format!("{base}{suffix}"))
-        })
+    ]
+    .contains(&name)
+        || GROUP_METRICS.contains(&name)
+        || Signal::ALL
+            .into_iter()
+            .any(|s| signal_metric_names(s).iter().any(|n| n == name))
 }
 
 /// The cycle could not decide for lack of data or access: the group could not be read, or
@@ -299,25 +315,10 @@ pub fn emf(record: &DecisionRecord, spec: &MetricsSpec) -> Value {
         Some(record.duration_ms as f64),
     );
     for s in &d.signals {
-        let name = camel(s.signal);
-        put(
-            &mut root,
-            &format!("{name}Value"),
-            signal_unit(s.signal),
-            Some(s.value),
-        );
-        put(
-            &mut root,
-            &format!("{name}Target"),
-            signal_unit(s.signal),
-            Some(s.target),
-        );
-        put(
-            &mut root,
-            &format!("{name}Proposal"),
-            "Count",
-            count(s.proposal),
-        );
+        let [value, target, proposal] = signal_metric_names(s.signal);
+        put(&mut root, &value, signal_unit(s.signal), Some(s.value));
+        put(&mut root, &target, signal_unit(s.signal), Some(s.target));
+        put(&mut root, &proposal, "Count", count(s.proposal));
     }
     metrics.truncate(MAX_METRICS_PER_DIRECTIVE);
 
@@ -334,13 +335,13 @@ pub fn emf(record: &DecisionRecord, spec: &MetricsSpec) -> Value {
     })];
     if let Some(rule) = held_by(record) {
         root.insert("HeldBy".to_string(), json!(rule));
-        root.insert("Holds".to_string(), json!(1));
+        root.insert(HOLDS_METRIC.to_string(), json!(1));
         let mut held_set = set;
         held_set.push("HeldBy".to_string());
         directives.push(json!({
             "Namespace": spec.namespace,
             "Dimensions": [held_set],
-            "Metrics": [{"Name": "Holds", "Unit": "Count"}],
+            "Metrics": [{"Name": HOLDS_METRIC, "Unit": "Count"}],
         }));
     }
     root.insert(

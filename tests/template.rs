@@ -8,41 +8,9 @@ use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
 /// The metrics the Embedded Metric Format line of each record may carry, dimensioned by
-/// `AutoScalingGroupName`: the names src/metrics.rs emits (see its module comment and
-/// /tmp/notes/emf-contract.md). Keep the two in step.
-const CONTRACT_METRICS: &[&str] = &[
-    "DesiredBefore",
-    "DesiredAfter",
-    "MinSize",
-    "MaxSize",
-    "CapacityChange",
-    "Blind",
-    "AtMax",
-    "RequestsPerMinute",
-    "ErrorRate",
-    "Latency",
-    "SlowRate",
-    "CpuUtilization",
-    "MemoryUtilization",
-    "ObjectsRead",
-    "LogsComplete",
-    "CycleDuration",
-];
-
-/// Each signal that reported a run emits `<Signal>Value`, `<Signal>Target` and `<Signal>Proposal`.
-const CONTRACT_SIGNALS: &[&str] = &[
-    "Cpu",
-    "Memory",
-    "Latency",
-    "ErrorRate",
-    "SlowRate",
-    "Requests",
-    "Metric",
-    "Forecast",
-];
-
-/// The one metric dimensioned by `AutoScalingGroupName` and `HeldBy`: a held cycle's count.
-const HOLDS_METRIC: &str = "Holds";
+/// `AutoScalingGroupName`: the names src/metrics.rs emits (a unit test there holds its emitter
+/// to these lists).
+use logscale::metrics::{signal_metric_names, GROUP_METRICS as CONTRACT_METRICS, HOLDS_METRIC};
 
 const GROUP_DIMENSION: &str = "AutoScalingGroupName";
 
@@ -76,11 +44,15 @@ const GRID_COLUMNS: i64 = 24;
 const MAX_WIDGET_HEIGHT: i64 = 1000;
 
 fn contract_metric(name: &str) -> bool {
-    CONTRACT_METRICS.contains(&name)
-        || CONTRACT_SIGNALS.iter().any(|signal| {
-            name.strip_prefix(signal)
-                .is_some_and(|rest| matches!(rest, "Value" | "Target" | "Proposal"))
-        })
+    CONTRACT_METRICS.contains(&name) || signal_metrics().iter().any(|n| n == name)
+}
+
+/// Every signal's `<Signal>Value`, `<Signal>Target` and `<Signal>Proposal`.
+fn signal_metrics() -> Vec<String> {
+    logscale::Signal::ALL
+        .into_iter()
+        .flat_map(signal_metric_names)
+        .collect()
 }
 
 fn template_text() -> String {
@@ -679,11 +651,7 @@ fn the_dashboard_is_valid_and_reads_only_emitted_metrics() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for signal in CONTRACT_SIGNALS {
-        for part in ["Value", "Target", "Proposal"] {
-            wanted.push(format!("{signal}{part}"));
-        }
-    }
+    wanted.extend(signal_metrics());
     let missing: Vec<_> = wanted
         .iter()
         .filter(|w| !seen.logscale_metrics.contains(w))

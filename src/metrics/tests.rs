@@ -358,3 +358,37 @@ async fn every_read_refused_is_blind_when_cpu_is_unread_too() {
     );
     assert_eq!(emf(&r, &spec_of(&cfg))["Blind"], 1.0);
 }
+
+/// The lists the template's test reads are the emitter's: every metric a document declares is
+/// in them (a new metric must be added there, and so to the dashboard's check).
+#[tokio::test]
+async fn every_emitted_metric_is_in_the_published_lists() {
+    let cfg = config(&[
+        (
+            "LOGSCALE_METRIC",
+            "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=jobs",
+        ),
+        ("LOGSCALE_METRIC_TARGET_PER_INSTANCE", "10"),
+        ("LOGSCALE_TARGET_REQUESTS_PER_INSTANCE", "500"),
+    ]);
+    let hot = world(2, &[90.0, 90.0]);
+    hot.put_metric(cfg.metric.as_ref().unwrap(), Some(30.0));
+    for r in [
+        record(&hot, &cfg).await,
+        record(&world(2, &[60.0, 65.0]), &cfg).await,
+    ] {
+        assert!(r.decision.signals.len() >= 3, "{:?}", r.decision.signals);
+        let doc = emf(&r, &spec_of(&cfg));
+        for directive in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            for m in directive["Metrics"].as_array().unwrap() {
+                let name = m["Name"].as_str().unwrap();
+                let known = GROUP_METRICS.contains(&name)
+                    || name == HOLDS_METRIC
+                    || Signal::ALL
+                        .into_iter()
+                        .any(|s| signal_metric_names(s).iter().any(|n| n == name));
+                assert!(known, "{name} is emitted but not published");
+            }
+        }
+    }
+}
