@@ -611,15 +611,14 @@ pub const PAUSED: Setting = Setting {
 };
 pub const INGEST: Setting = Setting {
     variable: "LOGSCALE_INGEST",
-    // Not a template Parameter until the template declares the summarizer (issue 12).
-    parameter: None,
+    parameter: Some("Ingest"),
     default: Fallback::Value("direct"),
     allowed: Allowed::OneOf(&["direct", "summaries"]),
     meaning: "`direct`: each run reads the window's log objects; `summaries`: each run lists them but reads the summary the summarizer wrote of each (`LOGSCALE_SUMMARY_PREFIX`), so its cost follows the number of objects, not their bytes; an object not summarized yet leaves the window incomplete (no scale-in), see [Past one Lambda](#past-one-lambda-summaries)",
 };
 pub const SUMMARY_PREFIX: Setting = Setting {
     variable: "LOGSCALE_SUMMARY_PREFIX",
-    parameter: None,
+    parameter: Some("SummaryPrefix"),
     default: Fallback::Value("logscale-summaries/"),
     allowed: Allowed::Pattern(&STATE_KEY_PATTERN),
     meaning: "where the summarizer writes one summary per log object, in the log bucket, outside `LOGSCALE_PREFIX`",

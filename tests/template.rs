@@ -522,11 +522,13 @@ fn alarm_problems(template: &Yaml) -> Vec<String> {
     problems
 }
 
+/// The scaling function (the summarizer, with Ingest=summaries, is the other).
 fn function(template: &Yaml) -> &Yaml {
-    match resources_of(template, "AWS::Serverless::Function").as_slice() {
-        [(_, function)] => function,
-        other => panic!("{} functions in the template, not one", other.len()),
-    }
+    resources_of(template, "AWS::Serverless::Function")
+        .into_iter()
+        .find(|(id, _)| *id == "LogscaleFunction")
+        .map(|(_, f)| f)
+        .expect("the LogscaleFunction resource")
 }
 
 /// No retry, a bounded event age under the 5-minute schedule, failures to SQS.
@@ -812,8 +814,8 @@ fn the_checks_see_a_drift() {
     );
     found(
         log_group_problems(&changed(
-            "        LogFormat: JSON\n",
-            "        LogFormat: Text\n",
+            "        LogFormat: JSON\n        LogGroup: !Ref DecisionLogGroup\n",
+            "        LogFormat: Text\n        LogGroup: !Ref DecisionLogGroup\n",
         )),
         "LogFormat",
     );

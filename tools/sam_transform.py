@@ -22,6 +22,7 @@ from samcli.yamlhelper import yaml_parse
 # Sample values that make every Condition of the template true (none of them is deployed).
 EVERY_OPTION = {
     "QueueDiscovery": "true",
+    "Ingest": "summaries",
     "StateKey": "logscale-state/sample.json",
     "NotificationEmail": "ops@example.com",
     "LogBucketOwner": "111122223333",

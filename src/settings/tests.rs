@@ -22,6 +22,7 @@ const DEPLOYMENT_ONLY_PARAMETERS: &[&str] = &[
     "ScalingTagValue",
     // Sets AWS_ENDPOINT_URL for `make sam-invoke` only.
     "LocalEndpointUrl",
+    "SummarizerConcurrency",
 ];
 
 /// Variables the template sets from a resource it creates rather than from a Parameter.
