@@ -126,8 +126,37 @@ where
     Ok(Box::pin(run_cycle(cfg, svc, options)).await)
 }
 
+/// The invocation's deadline (Lambda gives it in epoch milliseconds) as a monotonic instant,
+/// `margin` before it: `now_ms` is the wall clock's epoch milliseconds read at `now`. A deadline
+/// already past is `now` (no time left), never "no deadline".
+pub fn deadline_from_epoch_ms(
+    deadline_ms: u64,
+    now_ms: u64,
+    now: Instant,
+    margin: std::time::Duration,
+) -> Instant {
+    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    now + left.saturating_sub(margin)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_deadline_is_the_time_left_less_the_margin_and_a_past_one_is_now() {
+        use std::time::Duration;
+        let now = tokio::time::Instant::now();
+        let at = super::deadline_from_epoch_ms(10_000, 4_000, now, Duration::from_secs(1));
+        assert_eq!(at - now, Duration::from_secs(5));
+        assert_eq!(
+            super::deadline_from_epoch_ms(3_000, 4_000, now, Duration::ZERO),
+            now
+        );
+        assert_eq!(
+            super::deadline_from_epoch_ms(4_500, 4_000, now, Duration::from_secs(1)),
+            now
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -49,8 +49,11 @@ async fn main() -> Result<(), Error> {
 fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
-    let left = deadline_ms.checked_sub(now_ms)?;
-    Some(tokio::time::Instant::now() + Duration::from_millis(left))
+        .map_or(0, |d| d.as_millis() as u64);
+    Some(logscale::deadline_from_epoch_ms(
+        deadline_ms,
+        now_ms,
+        tokio::time::Instant::now(),
+        Duration::ZERO,
+    ))
 }

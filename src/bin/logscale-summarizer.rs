@@ -39,14 +39,15 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// The invocation's deadline (epoch milliseconds) as a monotonic instant, less a margin to
-/// answer in.
+/// The invocation's deadline (epoch milliseconds) as a monotonic instant.
 fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
-    // Past already: no time at all, rather than no deadline.
-    let left = deadline_ms.saturating_sub(now_ms).saturating_sub(1_000);
-    Some(tokio::time::Instant::now() + Duration::from_millis(left))
+        .map_or(0, |d| d.as_millis() as u64);
+    Some(logscale::deadline_from_epoch_ms(
+        deadline_ms,
+        now_ms,
+        tokio::time::Instant::now(),
+        Duration::from_secs(1),
+    ))
 }
