@@ -128,32 +128,34 @@ where
 
 /// The invocation's deadline (Lambda gives it in epoch milliseconds) as a monotonic instant,
 /// `margin` before it: `now_ms` is the wall clock's epoch milliseconds read at `now`. A deadline
-/// already past is `now` (no time left), never "no deadline".
+/// already past is no deadline Lambda gives (the emulators give one, against another clock):
+/// `None`, no deadline known, as for a run without one.
 pub fn deadline_from_epoch_ms(
     deadline_ms: u64,
     now_ms: u64,
     now: Instant,
     margin: std::time::Duration,
-) -> Instant {
-    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    now + left.saturating_sub(margin)
+) -> Option<Instant> {
+    let left = std::time::Duration::from_millis(deadline_ms.checked_sub(now_ms)?);
+    Some(now + left.saturating_sub(margin))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_deadline_is_the_time_left_less_the_margin_and_a_past_one_is_now() {
+    fn a_deadline_is_the_time_left_less_the_margin_and_a_past_one_is_unknown() {
         use std::time::Duration;
         let now = tokio::time::Instant::now();
         let at = super::deadline_from_epoch_ms(10_000, 4_000, now, Duration::from_secs(1));
-        assert_eq!(at - now, Duration::from_secs(5));
+        assert_eq!(at.map(|at| at - now), Some(Duration::from_secs(5)));
         assert_eq!(
             super::deadline_from_epoch_ms(3_000, 4_000, now, Duration::ZERO),
-            now
+            None
         );
+        // Less time left than the margin: no time at all.
         assert_eq!(
             super::deadline_from_epoch_ms(4_500, 4_000, now, Duration::from_secs(1)),
-            now
+            Some(now)
         );
     }
 

@@ -50,10 +50,10 @@ fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    Some(logscale::deadline_from_epoch_ms(
+    logscale::deadline_from_epoch_ms(
         deadline_ms,
         now_ms,
         tokio::time::Instant::now(),
         Duration::ZERO,
-    ))
+    )
 }
