@@ -462,7 +462,10 @@ impl SummaryWriter {
             BackfillCheck::Backfill { first_time } => {
                 (LogSummary::backfill(first_time), format, self.span)
             }
-            _ => (self.summary, format, self.span),
+            _ => {
+                self.summary.settle_latencies();
+                (self.summary, format, self.span)
+            }
         }
     }
 

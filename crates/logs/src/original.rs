@@ -12,7 +12,8 @@
 //! those fields is a non-request log line; anything else is unparsed.
 //!
 //! This is the hot path: one SIMD search per field and one pass over the line for the error
-//! words, no allocation.
+//! words, no allocation per line (a summary's latency table is set up once, see
+//! `summary::Latencies`).
 
 use std::sync::LazyLock;
 
@@ -29,29 +30,81 @@ static RESPONSE_TIME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b
 #[inline]
 pub fn parse_line(line: &[u8], options: &ParseOptions, summary: &mut LogSummary) {
     let status = field_after(line, &STATUS).and_then(three_digits);
-    let response_ms = field_after(line, &RESPONSE_TIME).and_then(milliseconds);
+    let response_ms = field_after(line, &RESPONSE_TIME).and_then(read_milliseconds);
     match (status, response_ms) {
         (Some(status), Some(ms)) => {
             let (by_words, by_status) = options.errors.resolve(ErrorRule::Words);
             let error = (by_status && status >= 500) || (by_words && has_error_word(line));
-            count_request(summary, options, Some(status), Some(ms), error);
+            match ms {
+                Millis::Centi(centi) => {
+                    summary.add_request_centi_ms(Some(status), centi, error, options.slow_ms)
+                }
+                Millis::Other(ms) => count_request(summary, options, Some(status), Some(ms), error),
+            }
         }
         _ if has_header(line) => summary.non_request += 1,
         _ => summary.note_unparsed("not_original_format", line),
     }
 }
 
-/// `ERROR`, `FATAL`, `Exception` or `Failed` anywhere in the line: one pass over the line for
-/// their first letters, then a prefix check at each hit.
+/// `ERROR`, `FATAL`, `Exception` or `Failed` anywhere in the line.
+///
+/// Every one of the words opens with one of the pairs `ER`, `Ex`, `FA`, `Fa`, which are rare in
+/// request lines, while an `E` alone is in every `GET`: so the line is read in blocks of
+/// [`BLOCK`] positions, each tested for such a pair at once (plain comparisons the compiler
+/// turns into vector instructions), and only a block that has one is looked at word by word.
 #[inline]
 pub fn has_error_word(line: &[u8]) -> bool {
-    memchr::memchr2_iter(b'E', b'F', line).any(|at| {
-        let rest = &line[at..];
-        rest.starts_with(b"ERROR")
-            || rest.starts_with(b"Exception")
-            || rest.starts_with(b"FATAL")
-            || rest.starts_with(b"Failed")
-    })
+    const SHORTEST: usize = 5;
+    if line.len() < SHORTEST {
+        return false;
+    }
+    // A pair may open at any position but the last.
+    let last_start = line.len() - 1;
+    let mut at = 0;
+    while at < last_start {
+        // The final block overlaps the one before it rather than reading past the line.
+        let block_at = if line.len() > BLOCK {
+            at.min(line.len() - BLOCK - 1)
+        } else {
+            0
+        };
+        let found = if line.len() > BLOCK {
+            let window: &[u8; BLOCK + 1] = line[block_at..block_at + BLOCK + 1]
+                .try_into()
+                .expect("a window of BLOCK + 1 bytes");
+            (0..BLOCK).fold(false, |any, k| {
+                any | opens_error_word(window[k], window[k + 1])
+            })
+        } else {
+            true
+        };
+        if found {
+            let end = (block_at + BLOCK).min(last_start);
+            if (block_at..end).any(|p| starts_error_word(&line[p..])) {
+                return true;
+            }
+        }
+        at = block_at + BLOCK;
+    }
+    false
+}
+
+/// Positions tested together by [`has_error_word`]: one 16-byte vector.
+const BLOCK: usize = 16;
+
+#[inline(always)]
+fn opens_error_word(first: u8, second: u8) -> bool {
+    (first == b'E') & ((second == b'R') | (second == b'x'))
+        | (first == b'F') & ((second == b'A') | (second == b'a'))
+}
+
+#[inline]
+fn starts_error_word(rest: &[u8]) -> bool {
+    rest.starts_with(b"ERROR")
+        || rest.starts_with(b"Exception")
+        || rest.starts_with(b"FATAL")
+        || rest.starts_with(b"Failed")
 }
 
 /// The text after `name` and its separators (`:` and blanks). `None` when the name is absent
@@ -74,10 +127,36 @@ fn field_after<'a>(line: &'a [u8], name: &Finder<'_>) -> Option<&'a [u8]> {
     None
 }
 
+/// A latency as written: a whole number of hundredths of a millisecond when it has at most
+/// two decimals and seven whole digits (what logs write), which the summary counts without a
+/// logarithm per request; any other value in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Millis {
+    Centi(u32),
+    Other(f64),
+}
+
+impl Millis {
+    #[cfg(test)]
+    fn value(self) -> f64 {
+        match self {
+            // `centi / 100` rounds once, to the value the decimal text stands for.
+            Millis::Centi(centi) => f64::from(centi) / 100.0,
+            Millis::Other(ms) => ms,
+        }
+    }
+}
+
+/// `\d+\.?\d*ms`: digits, an optional fraction, then `ms`, in milliseconds.
+#[cfg(test)]
+fn milliseconds(text: &[u8]) -> Option<f64> {
+    read_milliseconds(text).map(Millis::value)
+}
+
 /// `\d+\.?\d*ms`: digits, an optional fraction, then `ms`. Parsed by hand: the slice is plain
 /// ASCII digits, and this runs once per line.
 #[inline]
-fn milliseconds(text: &[u8]) -> Option<f64> {
+fn read_milliseconds(text: &[u8]) -> Option<Millis> {
     let int_len = text.iter().take_while(|b| b.is_ascii_digit()).count();
     if int_len == 0 {
         return None;
@@ -96,18 +175,25 @@ fn milliseconds(text: &[u8]) -> Option<f64> {
     }
     if int_len + frac_len > 15 {
         // Too many digits for the exact integer path; let the standard parser round.
-        return std::str::from_utf8(&text[..end]).ok()?.parse().ok();
+        return Some(Millis::Other(
+            std::str::from_utf8(&text[..end]).ok()?.parse().ok()?,
+        ));
+    }
+    let digits = |s: &[u8]| s.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let whole = digits(&text[..int_len]);
+    let frac = digits(&text[int_len + 1..end.max(int_len + 1)]);
+    if int_len <= 7 && frac_len <= 2 {
+        // Below 10^9 hundredths: fits a u32.
+        let centi = whole * 100 + frac * 10u64.pow(2 - frac_len as u32);
+        return Some(Millis::Centi(centi as u32));
+    }
+    if frac_len == 0 {
+        return Some(Millis::Other(whole as f64));
     }
     // Numerator and power of ten are both exact, so one division rounds correctly: the same
     // value `str::parse` gives.
-    let digits = |s: &[u8]| s.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    let whole = digits(&text[..int_len]);
-    if frac_len == 0 {
-        return Some(whole as f64);
-    }
-    let frac = digits(&text[int_len + 1..end]);
     let scale = 10u64.pow(frac_len as u32);
-    Some((whole * scale + frac) as f64 / scale as f64)
+    Some(Millis::Other((whole * scale + frac) as f64 / scale as f64))
 }
 
 /// `[timestamp] LEVEL` at the start of the line.
@@ -227,6 +313,69 @@ mod tests {
             milliseconds(b"12345678901234567.5ms"),
             Some(12345678901234567.5)
         );
+    }
+
+    #[test]
+    fn error_words_are_found_wherever_they_are_in_lines_of_any_length() {
+        fn by_every_position(line: &[u8]) -> bool {
+            (0..line.len()).any(|p| starts_error_word(&line[p..]))
+        }
+        let pieces: [&[u8]; 12] = [
+            b"ERROR",
+            b"ERRO",
+            b"Exception",
+            b"Ex",
+            b"FATAL",
+            b"FA",
+            b"Failed",
+            b"Fa",
+            b"E",
+            b"F",
+            b"GET /x",
+            b" - ",
+        ];
+        let mut rng = fastrand::Rng::with_seed(12);
+        for _ in 0..20_000 {
+            let mut line = Vec::new();
+            while line.len() < rng.usize(0..120) {
+                if rng.bool() {
+                    line.extend_from_slice(pieces[rng.usize(..pieces.len())]);
+                } else {
+                    line.push(rng.u8(b'A'..=b'z'));
+                }
+            }
+            assert_eq!(
+                has_error_word(&line),
+                by_every_position(&line),
+                "{:?}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+    }
+
+    #[test]
+    fn latencies_with_two_decimals_or_fewer_are_read_in_hundredths() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..100_000 {
+            let digits = rng.u32(1..=9);
+            let whole = rng.u64(..10u64.pow(digits));
+            let decimals = rng.usize(0..=4);
+            let mut text = whole.to_string();
+            if decimals > 0 || rng.bool() {
+                text.push('.');
+            }
+            for _ in 0..decimals {
+                text.push(char::from(b'0' + rng.u8(0..10)));
+            }
+            let want: f64 = text.trim_end_matches('.').parse().unwrap();
+            let read = read_milliseconds(format!("{text}ms").as_bytes()).unwrap();
+            assert_eq!(read.value(), want, "{text}");
+            let centi = decimals <= 2 && whole < 10_000_000;
+            assert_eq!(matches!(read, Millis::Centi(_)), centi, "{text}");
+        }
+        assert_eq!(read_milliseconds(b"145.32ms"), Some(Millis::Centi(14532)));
+        assert_eq!(read_milliseconds(b"7.ms"), Some(Millis::Centi(700)));
+        assert_eq!(read_milliseconds(b"0.5ms"), Some(Millis::Centi(50)));
     }
 
     #[test]

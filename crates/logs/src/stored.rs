@@ -322,7 +322,7 @@ impl From<&StoredSummary> for Wire {
                     })
                     .collect(),
                 status: s.status_counts(),
-                latency_ms: WireSketch::of(&s.latency),
+                latency_ms: WireSketch::of(&s.latency.sketch()),
                 backfill_objects: s.backfill_objects,
                 backfill_oldest: s.backfill_oldest,
             },
@@ -682,7 +682,7 @@ impl Wire {
             non_request: c.non_request,
             unparsed: c.unparsed,
             unparsed_kinds,
-            latency,
+            latency: latency.into(),
             status,
             backfill_objects: c.backfill_objects,
             backfill_oldest: c.backfill_oldest,

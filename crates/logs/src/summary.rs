@@ -2,6 +2,7 @@
 //! merges bin by bin, the latency sum is kept in whole microseconds), so objects can be parsed
 //! independently, on any number of threads or invocations, and combined afterwards.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -68,9 +69,11 @@ pub struct LogSummary {
     /// Unparsed lines by kind, with the first example of each.
     pub unparsed_kinds: BTreeMap<&'static str, UnparsedKind>,
     /// Latency distribution in milliseconds: a DDSketch with 1 % relative accuracy and at most
-    /// 2048 bins (16 KiB), whatever the number of requests. Crate-visible for
+    /// 2048 bins (16 KiB), whatever the number of requests, plus, while the summary is being
+    /// written, a 1 MiB table of latencies waiting to go into it (see [`Latencies`]; freed when
+    /// the summary is handed out, never cloned). Crate-visible for
     /// [`crate::stored`], which writes its bins and rebuilds it from them.
-    pub(crate) latency: DDSketch,
+    pub(crate) latency: Latencies,
     /// Requests per HTTP status code; index = code.
     pub(crate) status: Box<[u64; STATUS_CODES]>,
     /// Objects recognised as a backfill of old logs ([`crate::ParseOptions::backfill_before`]):
@@ -93,7 +96,7 @@ impl Default for LogSummary {
             non_request: 0,
             unparsed: 0,
             unparsed_kinds: BTreeMap::new(),
-            latency: DDSketch::new(SketchConfig::defaults()),
+            latency: Latencies::default(),
             status: Box::new([0; STATUS_CODES]),
             backfill_objects: 0,
             backfill_oldest: None,
@@ -135,13 +138,14 @@ impl PartialEq for LogSummary {
             && self.unparsed == o.unparsed
             && self.unparsed_kinds == o.unparsed_kinds
             && self.status[..] == o.status[..]
-            && self.latency.count() == o.latency.count()
-            && self.latency.min() == o.latency.min()
-            && self.latency.max() == o.latency.max()
-            && same_distribution(&self.latency, &o.latency)
+            && same_sketch(&self.latency.sketch(), &o.latency.sketch())
             && self.backfill_objects == o.backfill_objects
             && self.backfill_oldest == o.backfill_oldest
     }
+}
+
+fn same_sketch(a: &DDSketch, b: &DDSketch) -> bool {
+    a.count() == b.count() && a.min() == b.min() && a.max() == b.max() && same_distribution(a, b)
 }
 
 /// Two sketches answer every quantile alike (at a 0.1 % step): what "equal" means for a
@@ -184,9 +188,45 @@ impl LogSummary {
                 .saturating_add((ms * 1000.0).round() as u64);
             self.latency.add(ms);
         }
+        self.count_status(status);
+    }
+
+    /// [`LogSummary::add_request`] for a latency of `centi_ms` hundredths of a millisecond
+    /// (the value `centi_ms / 100` rounds to, as `str::parse` would read its decimal text):
+    /// the same counts, reached without a logarithm or a rounding per request.
+    #[inline]
+    pub(crate) fn add_request_centi_ms(
+        &mut self,
+        status: Option<u16>,
+        centi_ms: u32,
+        error: bool,
+        slow_ms: f64,
+    ) {
+        let ms = f64::from(centi_ms) / 100.0;
+        self.requests += 1;
+        self.errors += u64::from(error);
+        self.timed += 1;
+        self.slow += u64::from(ms > slow_ms);
+        // `(ms * 1000.0).round()` is exactly ten times `centi_ms`: the error of `ms` is far
+        // below half a microsecond at these sizes.
+        self.latency_us_sum = self.latency_us_sum.saturating_add(10 * u64::from(centi_ms));
+        self.latency.add_centi_ms(centi_ms, ms, self.timed);
+        self.count_status(status);
+    }
+
+    #[inline]
+    fn count_status(&mut self, status: Option<u16>) {
         if let Some(n) = status.and_then(|s| self.status.get_mut(usize::from(s))) {
             *n += 1;
         }
+    }
+
+    /// Puts the latencies that wait in [`Latencies`]' table into the sketch and frees the
+    /// table, so that reading the sketch costs no copy and a summary kept (`logscale analyze`
+    /// holds one per input, the cycle several at once) costs its 16 KiB, not 1 MiB more. Done
+    /// by [`crate::SummaryWriter`] when it hands its summary out.
+    pub(crate) fn settle_latencies(&mut self) {
+        self.latency.settle();
     }
 
     /// Counts a line that did not parse, keeping the first example of its kind.
@@ -230,10 +270,7 @@ impl LogSummary {
             (Some(mine), Some(theirs)) => Some(mine.min(theirs)),
             (mine, theirs) => mine.or(theirs),
         };
-        // Both sketches share one configuration, the only case in which merge can fail.
-        self.latency
-            .merge(&other.latency)
-            .expect("sketches with the same configuration merge");
+        self.latency.merge(&other.latency);
     }
 
     /// Mean latency in ms over timed requests.
@@ -243,7 +280,7 @@ impl LogSummary {
 
     /// The latency below which a share `q` (0–1) of timed requests fall, within 1 %.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        self.latency.quantile(q).ok().flatten()
+        self.latency.sketch().quantile(q).ok().flatten()
     }
 
     /// Errors as a percentage of requests; `None` without requests.
@@ -264,6 +301,153 @@ impl LogSummary {
             .filter(|(_, n)| **n > 0)
             .map(|(code, n)| (code as u16, *n))
             .collect()
+    }
+}
+
+/// Latencies below this many hundredths of a millisecond (2,621.44 ms) wait in
+/// [`Latencies`]' table; larger ones go into the sketch at once.
+const TABLE_CENTI_MS: usize = 1 << 18;
+
+/// A summary takes this many latencies into the sketch one by one before it sets up the table
+/// (1 MiB): a small object never pays for one.
+const TABLE_AFTER: u64 = 4096;
+
+/// While every latency in the sketch is 0 or between these (in ms), the sketch's bins can be
+/// filled in any order to the same result: their keys span 1,728 bins, fewer than the 2,048 the
+/// sketch keeps, so it never collapses its lowest bins, and each bin holds exactly the count of
+/// its key. Outside them the order of insertion can matter, and latencies go in one by one.
+const ORDER_FREE_MS: std::ops::RangeInclusive<f64> = 1e-3..=1e12;
+
+/// The latency sketch, with the latencies that still wait to go into it.
+///
+/// A sketch insert costs a logarithm, a division and a rounding (about a fifth of the time
+/// the original format takes to parse), yet request latencies repeat: written to the
+/// hundredth of a millisecond, a few hundred thousand values stand for millions of requests.
+/// So those latencies are counted per value in a table, and each value goes into the sketch
+/// once, with its count, when the sketch is read: the same bins, minimum and maximum as
+/// inserting them one by one (see [`ORDER_FREE_MS`]); only the sketch's own float sum, which
+/// nothing reads, may round differently.
+pub(crate) struct Latencies {
+    sketch: DDSketch,
+    /// Requests per latency in hundredths of a millisecond; empty until [`TABLE_AFTER`].
+    waiting: Vec<u32>,
+    /// The indexes of `waiting` that are not zero, in the order they were first counted.
+    waiting_at: Vec<u32>,
+}
+
+/// A copy is settled: the sketch with the waiting latencies in it, and no table (a copy of a
+/// summary being written would otherwise carry a second megabyte).
+impl Clone for Latencies {
+    fn clone(&self) -> Self {
+        Latencies::from(self.sketch().into_owned())
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies::from(DDSketch::new(SketchConfig::defaults()))
+    }
+}
+
+impl From<DDSketch> for Latencies {
+    fn from(sketch: DDSketch) -> Self {
+        Latencies {
+            sketch,
+            waiting: Vec::new(),
+            waiting_at: Vec::new(),
+        }
+    }
+}
+
+/// Whether `ms` keeps a sketch order-free ([`ORDER_FREE_MS`]); 0 and below-minimum values
+/// go to the sketch's zero count, which is order-free too.
+fn order_free(ms: f64) -> bool {
+    ms <= ZERO_BUCKET_MS || ORDER_FREE_MS.contains(&ms)
+}
+
+/// The sketch counts latencies up to this (its default configuration's `min_possible`) as 0.
+const ZERO_BUCKET_MS: f64 = 1e-9;
+
+impl Latencies {
+    /// One latency, into the sketch at once.
+    pub(crate) fn add(&mut self, ms: f64) {
+        if !order_free(ms) {
+            // From here on, the order of insertion may matter: the waiting ones go first.
+            self.flush();
+        }
+        self.sketch.add(ms);
+    }
+
+    /// One latency of `centi_ms` hundredths of a millisecond, `ms` being that value; `timed`
+    /// latencies counted so far, this one included.
+    #[inline]
+    fn add_centi_ms(&mut self, centi_ms: u32, ms: f64, timed: u64) {
+        let at = centi_ms as usize;
+        if at >= TABLE_CENTI_MS || (self.waiting.is_empty() && timed <= TABLE_AFTER) {
+            return self.add(ms);
+        }
+        if !self.sketch_is_order_free() {
+            return self.add(ms);
+        }
+        if self.waiting.is_empty() {
+            self.waiting = vec![0; TABLE_CENTI_MS];
+        }
+        let count = &mut self.waiting[at];
+        if *count == 0 {
+            self.waiting_at.push(centi_ms);
+        } else if *count == u32::MAX {
+            self.sketch.add_with_count(ms, u64::from(*count));
+            *count = 0;
+        }
+        *count += 1;
+    }
+
+    #[inline]
+    fn sketch_is_order_free(&self) -> bool {
+        match (self.sketch.min(), self.sketch.max()) {
+            (Some(min), Some(max)) => order_free(min) && order_free(max),
+            _ => true,
+        }
+    }
+
+    /// Puts every waiting latency into the sketch.
+    pub(crate) fn flush(&mut self) {
+        for at in self.waiting_at.drain(..) {
+            let count = std::mem::take(&mut self.waiting[at as usize]);
+            // The same value the parser read: both are the division `at / 100` rounded once.
+            self.sketch
+                .add_with_count(f64::from(at) / 100.0, u64::from(count));
+        }
+    }
+
+    /// [`Latencies::flush`], and the table freed: for a summary that takes no more requests.
+    pub(crate) fn settle(&mut self) {
+        self.flush();
+        self.waiting = Vec::new();
+        self.waiting_at = Vec::new();
+    }
+
+    /// The sketch with every latency in it: borrowed when none waits (the summary a
+    /// [`crate::SummaryWriter`] hands out), else a copy of the sketch (not of the table) with
+    /// the waiting ones added.
+    pub(crate) fn sketch(&self) -> Cow<'_, DDSketch> {
+        if self.waiting_at.is_empty() {
+            return Cow::Borrowed(&self.sketch);
+        }
+        let mut settled = self.sketch.clone();
+        for &at in &self.waiting_at {
+            let count = self.waiting[at as usize];
+            settled.add_with_count(f64::from(at) / 100.0, u64::from(count));
+        }
+        Cow::Owned(settled)
+    }
+
+    fn merge(&mut self, other: &Latencies) {
+        self.flush();
+        // Both sketches share one configuration, the only case in which merge can fail.
+        self.sketch
+            .merge(&other.sketch())
+            .expect("sketches with the same configuration merge");
     }
 }
 
@@ -407,6 +591,113 @@ mod tests {
                 "q{q}: {got} vs {exact}"
             );
         }
+    }
+
+    /// The sketch's zero count and its bins by key, as its serde form holds them.
+    fn bins_by_key(sketch: &DDSketch) -> (u64, Vec<(i64, u64)>) {
+        let v = serde_json::to_value(sketch).unwrap();
+        let offset = v["store"]["offset"].as_i64().unwrap();
+        let bins = v["store"]["bins"].as_array().unwrap().iter();
+        let counts = bins
+            .enumerate()
+            .map(|(i, n)| (offset + i as i64, n.as_u64().unwrap()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        (v["zero_count"].as_u64().unwrap(), counts)
+    }
+
+    #[test]
+    fn latencies_counted_in_the_table_give_the_sketch_one_by_one_inserts_give() {
+        // Extremes (outside ORDER_FREE_MS) make the sketch collapse its lowest bins, where
+        // the order of insertion can matter: they must reach it in their place.
+        let extremes = [1e-7, 1e15, 1e-4, 5e12, 0.0];
+        let mut rng = fastrand::Rng::with_seed(3);
+        for round in 0..40 {
+            let mut table = LogSummary::default();
+            let mut one_by_one = LogSummary::default();
+            for n in 0..rng.u64(1..30_000) {
+                if round % 2 == 1 && rng.u32(..2000) == 0 {
+                    let ms = extremes[rng.usize(..extremes.len())];
+                    table.add_request(Some(200), Some(ms), false, 1000.0);
+                    one_by_one.add_request(Some(200), Some(ms), false, 1000.0);
+                    continue;
+                }
+                // Mostly repeated values, some past the table's end.
+                let centi = match n % 4 {
+                    0 => rng.u32(..400_000),
+                    _ => rng.u32(..3000),
+                };
+                let ms = f64::from(centi) / 100.0;
+                table.add_request_centi_ms(Some(200), centi, false, 1000.0);
+                one_by_one.add_request(Some(200), Some(ms), false, 1000.0);
+            }
+            let (settled, want) = (table.latency.sketch(), one_by_one.latency.sketch());
+            assert_eq!(bins_by_key(&settled), bins_by_key(&want), "round {round}");
+            assert_eq!(
+                (settled.count(), settled.min(), settled.max()),
+                (want.count(), want.min(), want.max())
+            );
+            drop(settled);
+            assert_eq!(table, one_by_one, "round {round}");
+            assert_eq!(table.latency_us_sum, one_by_one.latency_us_sum);
+            assert_eq!(LogMetrics::from(&table), LogMetrics::from(&one_by_one));
+            table.settle_latencies();
+            assert!(table.latency.waiting_at.is_empty());
+            assert_eq!(table, one_by_one, "round {round}, settled");
+        }
+    }
+
+    #[test]
+    fn repeated_latencies_wait_in_the_table_after_the_first_few_thousand() {
+        let mut s = LogSummary::default();
+        for n in 0..TABLE_AFTER {
+            s.add_request_centi_ms(Some(200), (n % 50) as u32, false, 1000.0);
+        }
+        assert!(s.latency.waiting.is_empty(), "a small summary has no table");
+        for n in 0..100_000 {
+            s.add_request_centi_ms(Some(200), n % 50, false, 1000.0);
+        }
+        assert_eq!(s.latency.waiting_at.len(), 50);
+        assert_eq!(
+            s.latency.waiting.iter().map(|n| u64::from(*n)).sum::<u64>(),
+            100_000
+        );
+        assert_eq!(s.latency.sketch().count(), 100_000 + TABLE_AFTER as usize);
+        s.merge(&LogSummary::default());
+        assert!(s.latency.waiting_at.is_empty(), "a merge settles them");
+    }
+
+    /// Review of the table (issue 12): a summary handed out kept its 1 MiB table, and a clone
+    /// copied it, so `logscale analyze` of 3,000 files held 3 GiB.
+    #[test]
+    fn a_summary_handed_out_or_cloned_keeps_no_table() {
+        let spec = crate::loggen::LogGenSpec::new(crate::Format::Original, 20_000);
+        let mut text = Vec::new();
+        crate::loggen::generate(&spec, &mut text).unwrap();
+        let options = crate::ParseOptions::default();
+        let handed_out = crate::summarize_bytes(&text, &options);
+        assert_eq!(handed_out.requests, 20_000);
+        assert_eq!(handed_out.latency.waiting.capacity(), 0);
+        assert_eq!(handed_out.latency.waiting_at.capacity(), 0);
+
+        // One still being written has its table; its clone has the same latencies, no table.
+        let mut writing = LogSummary::default();
+        for n in 0..20_000u32 {
+            writing.add_request_centi_ms(Some(200), n % 700, false, 1000.0);
+        }
+        assert!(!writing.latency.waiting_at.is_empty());
+        let copy = writing.clone();
+        assert_eq!(copy.latency.waiting.capacity(), 0);
+        assert_eq!(copy, writing);
+        assert_eq!(
+            bins_by_key(&copy.latency.sketch),
+            bins_by_key(&writing.latency.sketch())
+        );
+    }
+
+    #[test]
+    fn the_zero_bucket_bound_is_the_sketch_configuration_s() {
+        assert_eq!(ZERO_BUCKET_MS, SketchConfig::defaults().min_possible());
     }
 
     #[test]
