@@ -21,7 +21,7 @@ use crate::ports::{
     StateStore, StoredState,
 };
 use crate::record::{
-    DecisionRecord, ForecastRecord, LogsRecord, StateRecord, Window, MAX_INSTANCES,
+    DecisionRecord, ForecastRecord, Ingest, LogsRecord, StateRecord, Window, MAX_INSTANCES,
 };
 use crate::schedule::ScheduledBounds;
 use crate::state::{LastDecision, State};
@@ -333,7 +333,7 @@ where
             }
         }
     }
-    let mut logs = logs_record(&fetched);
+    let mut logs = logs_record(&fetched, cfg.ingest_summaries);
     if let (Some(url), Some(queue)) = (
         &cfg.queue_url,
         logs.discovery.as_mut().and_then(|d| d.queue.as_mut()),
@@ -519,7 +519,7 @@ fn replay_record(
             replay: true,
             notes: Vec::new(),
         },
-        logs: logs_record(&FetchReport::not_read()),
+        logs: logs_record(&FetchReport::not_read(), cfg.ingest_summaries),
         capacity: fleet.capacity,
         scheduled: ScheduledBounds::default(),
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),
@@ -961,9 +961,16 @@ async fn load_state<S: StateStore>(cfg: &Config, store: &S, by: Option<Instant>)
     }
 }
 
-fn logs_record(f: &FetchReport) -> LogsRecord {
+fn logs_record(f: &FetchReport, summaries: bool) -> LogsRecord {
     LogsRecord {
         condition: f.condition,
+        ingest: if summaries {
+            Ingest::Summaries
+        } else {
+            Ingest::Direct
+        },
+        // In summary mode every object read is one summary merged.
+        summaries_merged: summaries.then_some(f.objects_read),
         discovery: f.discovery.clone(),
         objects_listed: f.objects_listed,
         objects_in_window: f.objects_in_window,

@@ -94,11 +94,15 @@ pub fn render(r: &DecisionRecord) -> String {
     );
     let _ = writeln!(
         o,
-        "Logs: s3://{}/{} · {} objects in window, {} read · {}",
+        "Logs: s3://{}/{} · {} objects in window, {} read{} · {}",
         escaped(&r.bucket),
         escaped(&r.prefix),
         r.logs.objects_in_window,
         r.logs.objects_read,
+        match r.logs.summaries_merged {
+            Some(n) => format!(" (as {n} summaries)"),
+            None => String::new(),
+        },
         // The record's own spelling (`complete`, `no_such_bucket`, ...).
         serde_json::to_value(r.logs.condition)
             .ok()

@@ -97,6 +97,13 @@ pub struct Window {
 #[derive(Debug, Serialize)]
 pub struct LogsRecord {
     pub condition: LogCondition,
+    /// How the window's logs were taken in (`LOGSCALE_INGEST`): `direct` (each object read) or
+    /// `summaries` (each object's summary, written by the summarizer, merged).
+    pub ingest: Ingest,
+    /// In summary mode, the summaries merged; the log volume they stand for is `bytes` (and
+    /// `lines`). Absent in direct mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summaries_merged: Option<usize>,
     /// How the objects were found: `method` (`partitions`, `alb_delivery_dates`,
     /// `whole_prefix`, `too_many_partitions`, `sorted_keys`, `queue`), `prefixes_listed`,
     /// `calls`, `queue` (with queue discovery), `note`; `null` on a replay.
@@ -120,6 +127,16 @@ pub struct LogsRecord {
     pub problems_omitted: usize,
     #[serde(flatten)]
     pub metrics: LogMetrics,
+}
+
+/// How a cycle takes in its logs (`LOGSCALE_INGEST`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ingest {
+    /// Each log object read and parsed by the cycle.
+    Direct,
+    /// Each log object's summary merged (see `crate::summarize`).
+    Summaries,
 }
 
 #[derive(Debug, Serialize)]

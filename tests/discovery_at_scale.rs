@@ -74,52 +74,6 @@ fn bulk(bucket: &str, pattern: &str, count: usize, start: DateTime<Utc>, step: i
     seed(&args);
 }
 
-/// A queue that the bucket notifies of every object created under `prefix`; returns its URL.
-async fn notifying_queue(bucket: &str, prefix: &str) -> String {
-    let sdk = sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let name = unique("discovery");
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    let s3 = logscale::aws::s3::client(&sdk, true);
-    let filter = aws_sdk_s3::types::NotificationConfigurationFilter::builder()
-        .key(
-            aws_sdk_s3::types::S3KeyFilter::builder()
-                .filter_rules(
-                    aws_sdk_s3::types::FilterRule::builder()
-                        .name(aws_sdk_s3::types::FilterRuleName::Prefix)
-                        .value(prefix)
-                        .build(),
-                )
-                .build(),
-        )
-        .build();
-    let queue = aws_sdk_s3::types::QueueConfiguration::builder()
-        .queue_arn(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
-        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
-        .filter(filter)
-        .build()
-        .unwrap();
-    s3.put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder()
-                .queue_configurations(queue)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    url
-}
-
 /// A scenario's bucket under `layout`, with `old` objects from before the window and the
 /// window's 20; returns the settings for it.
 async fn seeded(

@@ -7,123 +7,23 @@
 
 mod support;
 
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::lambda::Lambda;
 use support::*;
 
-/// One emulator and one function process, for one scenario's settings.
-struct Lambda {
-    port: u16,
-    dir: PathBuf,
-    watch: Child,
-    function: Child,
+/// What the scenarios ask of the cycle's function beyond the shared plumbing.
+trait CycleLambda {
+    fn invoke(&self, event: &str) -> Value;
+    fn check_metrics_line(&self, record: &Value);
+    fn logged_records(&self) -> Vec<Value>;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cargo_lambda() -> Command {
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.arg("lambda")
-        .env("PATH", path)
-        .current_dir(manifest_dir());
-    cmd
-}
-
-impl Lambda {
-    fn start(settings: &[(&'static str, String)]) -> Lambda {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("logscale-e2e-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let watch = cargo_lambda()
-            .args([
-                "watch",
-                "--only-lambda-apis",
-                "-A",
-                "127.0.0.1",
-                "-P",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("watch.log")).unwrap())
-            .spawn()
-            .expect("starting cargo lambda watch");
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "cargo lambda watch did not listen on {port}; see {}",
-                dir.join("watch.log").display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let function = Command::new(env!("CARGO_BIN_EXE_logscale-lambda"))
-            .envs(aws_env())
-            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt"),
-            )
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .stdout(std::fs::File::create(dir.join("function.out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("function.err")).unwrap())
-            .spawn()
-            .expect("starting the logscale-lambda binary");
-        Lambda {
-            port,
-            dir,
-            watch,
-            function,
-        }
-    }
-
+impl CycleLambda for Lambda {
     /// `cargo lambda invoke` with an events/ file; returns the decision record.
     fn invoke(&self, event: &str) -> Value {
-        let out = cargo_lambda()
-            .args([
-                "invoke",
-                "_",
-                "-A",
-                "127.0.0.1",
-                "-P",
-                &self.port.to_string(),
-            ])
-            .args([
-                "--data-file",
-                &format!("events/{event}"),
-                "--output-format",
-                "json",
-            ])
-            .output()
-            .expect("running cargo lambda invoke");
-        assert!(
-            out.status.success(),
-            "invoke failed: {}\nfunction stderr: {}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(self.dir.join("function.err")).unwrap_or_default()
-        );
-        let record: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "invoke printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        });
+        let record = self.invoke_file(&manifest_dir().join("events").join(event));
         self.check_metrics_line(&record);
         record
     }
@@ -134,12 +34,11 @@ impl Lambda {
         let request_id = record["invocation"]["request_id"]
             .as_str()
             .expect("the record names its invocation");
-        let out = std::fs::read_to_string(self.dir.join("function.out")).unwrap_or_default();
-        let doc: Value = out
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        let doc: Value = self
+            .logged_json()
+            .into_iter()
             .find(|v| v.get("_aws").is_some() && v["request_id"] == request_id)
-            .unwrap_or_else(|| panic!("no metrics line for {request_id} in:\n{out}"));
+            .unwrap_or_else(|| panic!("no metrics line for {request_id} in:\n{}", self.stdout()));
         emf::check_emf(&doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
         assert_eq!(doc["AutoScalingGroupName"], record["group"]);
         let before = record["decision"]["from"].as_f64();
@@ -168,21 +67,10 @@ impl Lambda {
 
     /// The record lines the function printed to stdout (what CloudWatch Logs would keep).
     fn logged_records(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.join("function.out"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        self.logged_json()
+            .into_iter()
             .filter(|v| v.get("decision").is_some())
             .collect()
-    }
-}
-
-impl Drop for Lambda {
-    fn drop(&mut self) {
-        let _ = self.function.kill();
-        let _ = self.watch.kill();
-        let _ = self.function.wait();
-        let _ = self.watch.wait();
     }
 }
 

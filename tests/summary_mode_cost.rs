@@ -5,6 +5,11 @@
 //! production speed; `LOGSCALE_SUMMARY_COUNTS=10,1000` picks the counts). It prints, per count,
 //! the cycle's wall time, the process's peak resident memory before and after, and the log
 //! bytes the merged summaries stand for.
+//!
+//! `summarizer_throughput_per_invocation` (also ignored) is the other side of the bill: one
+//! summarizer invocation's batch of ten announced objects per format, plain and gzip, read,
+//! parsed and summarized on one core (a current-thread runtime, as one Lambda vCPU), printing
+//! the log bytes per second and the CPU seconds per GB. Run it with `--release`.
 
 use std::collections::HashMap;
 
@@ -128,5 +133,92 @@ async fn cost_of_a_cycle_in_summary_mode_grows_with_the_summaries_not_the_bytes(
             record.logs.metrics.bytes as f64 / 1e9,
             after.saturating_sub(before)
         );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "a figure for the README; run by hand with --release"]
+async fn summarizer_throughput_per_invocation() {
+    use logscale::ports::Queue;
+
+    const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/discovery";
+    const OBJECTS: usize = 10;
+    let now = Utc.with_ymd_and_hms(2024, 12, 8, 12, 35, 0).unwrap();
+    let vars: HashMap<&str, &str> = [
+        ("LOGSCALE_BUCKET", "app-logs"),
+        ("LOGSCALE_GROUP", "web"),
+        ("LOGSCALE_PREFIX", "logs/"),
+    ]
+    .into();
+    let cfg = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+    let lines: u64 = std::env::var("LOGSCALE_SUMMARIZER_LINES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000);
+    let runs: usize = std::env::var("LOGSCALE_SUMMARIZER_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    println!(
+        "one batch of {OBJECTS} objects of {lines} lines each, one core, median of {runs} runs:"
+    );
+    for format in [
+        Format::Original,
+        Format::Alb,
+        Format::Combined,
+        Format::Json,
+    ] {
+        for gzip in [false, true] {
+            let mut text_bytes = 0u64;
+            let mut bodies = Vec::new();
+            for i in 0..OBJECTS {
+                let spec = LogGenSpec {
+                    start: (now - Duration::minutes(4)).naive_utc(),
+                    seed: i as u64,
+                    ..LogGenSpec::new(format, lines)
+                };
+                let mut body = Vec::new();
+                let stats = logscale::sample_logs::generate_to(&spec, &mut body, gzip).unwrap();
+                text_bytes += stats.bytes;
+                bodies.push(bytes::Bytes::from(body));
+            }
+            let stored_bytes: usize = bodies.iter().map(|b| b.len()).sum();
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                // A fresh bucket each run, so every summary is written, not found.
+                let cloud = InMemoryCloud::new();
+                cloud.notify_queue("app-logs", QUEUE);
+                for (i, body) in bodies.iter().enumerate() {
+                    let key = format!("logs/{i:02}.log{}", if gzip { ".gz" } else { "" });
+                    cloud.put_object("app-logs", &key, body.clone(), now - Duration::minutes(3));
+                }
+                let messages = cloud.receive(QUEUE, 10).await.unwrap();
+                assert_eq!(messages.len(), OBJECTS);
+                let event = serde_json::json!({
+                    "Records": messages.iter().map(|m| serde_json::json!({
+                        "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
+                        "eventSource": "aws:sqs",
+                    })).collect::<Vec<_>>()
+                });
+                let started = std::time::Instant::now();
+                let (response, report) =
+                    logscale::summarize::summarize_batch(&cfg, &cloud, &event, now, None).await;
+                times.push(started.elapsed().as_secs_f64());
+                assert!(response.batch_item_failures.is_empty(), "{report:?}");
+                assert_eq!(report.written, OBJECTS);
+                assert_eq!(report.bytes, text_bytes);
+            }
+            times.sort_by(f64::total_cmp);
+            let took = times[times.len() / 2];
+            println!(
+                "  {:<8} {:<5} {:>7.1} MB of text ({:>6.1} MB stored): {took:>6.2} s, {:>6.0} MB/s of text, {:>5.2} CPU-s per GB",
+                format!("{format:?}").to_lowercase(),
+                if gzip { "gzip" } else { "plain" },
+                text_bytes as f64 / 1e6,
+                stored_bytes as f64 / 1e6,
+                text_bytes as f64 / 1e6 / took,
+                took / (text_bytes as f64 / 1e9),
+            );
+        }
     }
 }

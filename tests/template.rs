@@ -19,12 +19,21 @@ const AWS_METRICS: &[(&str, &str, &[&str])] = &[
     (
         "AWS/Lambda",
         "FunctionName",
-        &["Errors", "Throttles", "Duration", "Invocations"],
+        &[
+            "Errors",
+            "Throttles",
+            "Duration",
+            "Invocations",
+            "ConcurrentExecutions",
+        ],
     ),
     (
         "AWS/SQS",
         "QueueName",
-        &["ApproximateNumberOfMessagesVisible"],
+        &[
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
+        ],
     ),
 ];
 
@@ -149,14 +158,16 @@ fn substitute(template: &Yaml, text: &str) -> Result<String, String> {
     }
 }
 
-/// The one dashboard's body, substituted and parsed.
+/// The main dashboard's body, substituted and parsed.
 fn dashboard_body(template: &Yaml) -> Result<Json, String> {
+    dashboard_body_of(template, "Dashboard")
+}
+
+/// The body of the dashboard with logical ID `id`, substituted and parsed.
+fn dashboard_body_of(template: &Yaml, id: &str) -> Result<Json, String> {
     let dashboards = resources_of(template, "AWS::CloudWatch::Dashboard");
-    let [(_, dashboard)] = dashboards.as_slice() else {
-        return Err(format!(
-            "{} dashboards in the template, not one",
-            dashboards.len()
-        ));
+    let Some((_, dashboard)) = dashboards.iter().find(|(name, _)| *name == id) else {
+        return Err(format!("no dashboard {id} in the template"));
     };
     let body = &dashboard["Properties"]["DashboardBody"];
     let text = tagged(body, "Sub")
@@ -197,6 +208,8 @@ fn statistic(s: &str) -> bool {
 struct Seen {
     logscale_metrics: Vec<String>,
     search_metrics: Vec<String>,
+    /// AWS's metrics: namespace, name and the dimension's value.
+    aws_metrics: Vec<(String, String, String)>,
 }
 
 struct Expect<'a> {
@@ -426,6 +439,8 @@ fn metric_row(
         if !names.contains(&name.as_str()) || !keyed {
             return Err(format!("{namespace} {name} by {dimensions:?}"));
         }
+        seen.aws_metrics
+            .push((namespace.clone(), name.clone(), dimensions[0].1.to_string()));
     }
     Ok(resolved)
 }
@@ -660,6 +675,54 @@ fn the_dashboard_is_valid_and_reads_only_emitted_metrics() {
         .collect();
     assert!(missing.is_empty(), "not on the dashboard: {missing:?}");
     assert_eq!(seen.search_metrics, [HOLDS_METRIC], "holds by reason");
+}
+
+/// Summary mode's dashboard (issue 12): valid, there only with the summarizer, and showing its
+/// errors, the discovery queue's backlog (the age of its oldest message) and its dead letters.
+#[test]
+fn the_summarizer_dashboard_shows_its_errors_backlog_and_dead_letters() {
+    let template = parse(&template_text());
+    let id = "SummarizerDashboard";
+    assert_eq!(
+        resources(&template)[id]["Condition"].as_str(),
+        resources(&template)["SummarizerFunction"]["Condition"].as_str(),
+        "the dashboard exists exactly when the summarizer does"
+    );
+    let body = dashboard_body_of(&template, id).unwrap();
+    let mut seen = Seen::default();
+    assert_none(id, dashboard_problems(&body, &expect(), &mut seen));
+    let function = sample_value(&template, "SummarizerFunction").unwrap();
+    let queue = sample_value(&template, "DiscoveryQueue.QueueName").unwrap();
+    let dead = sample_value(&template, "DiscoveryDeadLetterQueue.QueueName").unwrap();
+    for (namespace, name, of) in [
+        ("AWS/Lambda", "Errors", &function),
+        ("AWS/Lambda", "Throttles", &function),
+        ("AWS/Lambda", "Duration", &function),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", &queue),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", &dead),
+    ] {
+        let shown = (namespace.to_string(), name.to_string(), of.clone());
+        assert!(
+            seen.aws_metrics.contains(&shown),
+            "{namespace} {name} of {of} is not on the summarizer's dashboard: {:?}",
+            seen.aws_metrics
+        );
+    }
+    let alarms = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "alarm")
+        .flat_map(|w| w["properties"]["alarms"].as_array().unwrap().clone())
+        .collect::<Vec<_>>();
+    for alarm in [
+        "SummarizerErrorsAlarm",
+        "SummaryBacklogAlarm",
+        "SummaryDeadLettersAlarm",
+    ] {
+        let arn = sample_value(&template, &format!("{alarm}.Arn")).unwrap();
+        assert!(alarms.contains(&Json::from(arn)), "{alarm} not shown");
+    }
 }
 
 #[test]

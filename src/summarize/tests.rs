@@ -267,6 +267,11 @@ async fn the_cycle_in_summary_mode_sees_what_it_sees_reading_the_objects() {
     );
     assert_eq!(merged.logs.objects_read, direct.logs.objects_read);
     assert_eq!(merged.logs.formats, direct.logs.formats);
+    // The record says which way each cycle took its logs in, and how many summaries it merged.
+    assert_eq!(direct.logs.ingest, crate::record::Ingest::Direct);
+    assert_eq!(direct.logs.summaries_merged, None);
+    assert_eq!(merged.logs.ingest, crate::record::Ingest::Summaries);
+    assert_eq!(merged.logs.summaries_merged, Some(4));
     // The same counts, rates and percentiles: the summaries are the objects' parses.
     assert_eq!(
         serde_json::to_value(&merged.logs.metrics).unwrap(),

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod emf;
+pub mod lambda;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -284,4 +285,50 @@ pub async fn put_generated(
         .await
         .expect("PutObject to the stand-in");
     stats
+}
+
+/// A queue that the bucket notifies of every object created under `prefix`; returns its URL.
+pub async fn notifying_queue(bucket: &str, prefix: &str) -> String {
+    let sdk = sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = unique("notified");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let s3 = logscale::aws::s3::client(&sdk, true);
+    let filter = aws_sdk_s3::types::NotificationConfigurationFilter::builder()
+        .key(
+            aws_sdk_s3::types::S3KeyFilter::builder()
+                .filter_rules(
+                    aws_sdk_s3::types::FilterRule::builder()
+                        .name(aws_sdk_s3::types::FilterRuleName::Prefix)
+                        .value(prefix)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let queue = aws_sdk_s3::types::QueueConfiguration::builder()
+        .queue_arn(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
+        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+        .filter(filter)
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    url
 }
