@@ -519,7 +519,11 @@ fn replay_record(
             replay: true,
             notes: Vec::new(),
         },
-        logs: logs_record(&FetchReport::not_read(), cfg.ingest_summaries),
+        logs: LogsRecord {
+            // Nothing was merged on a replay: no count to show.
+            summaries_merged: None,
+            ..logs_record(&FetchReport::not_read(), cfg.ingest_summaries)
+        },
         capacity: fleet.capacity,
         scheduled: ScheduledBounds::default(),
         instances_omitted: fleet.members.len().saturating_sub(MAX_INSTANCES),

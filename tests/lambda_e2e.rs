@@ -10,69 +10,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::lambda::Lambda;
+use support::lambda::{CycleLambda, Lambda};
 use support::*;
-
-/// What the scenarios ask of the cycle's function beyond the shared plumbing.
-trait CycleLambda {
-    fn invoke(&self, event: &str) -> Value;
-    fn check_metrics_line(&self, record: &Value);
-    fn logged_records(&self) -> Vec<Value>;
-}
-
-impl CycleLambda for Lambda {
-    /// `cargo lambda invoke` with an events/ file; returns the decision record.
-    fn invoke(&self, event: &str) -> Value {
-        let record = self.invoke_file(&manifest_dir().join("events").join(event));
-        self.check_metrics_line(&record);
-        record
-    }
-
-    /// The EMF line the function printed beside this invocation's record: valid by the
-    /// specification, and saying what the record says.
-    fn check_metrics_line(&self, record: &Value) {
-        let request_id = record["invocation"]["request_id"]
-            .as_str()
-            .expect("the record names its invocation");
-        let doc: Value = self
-            .logged_json()
-            .into_iter()
-            .find(|v| v.get("_aws").is_some() && v["request_id"] == request_id)
-            .unwrap_or_else(|| panic!("no metrics line for {request_id} in:\n{}", self.stdout()));
-        emf::check_emf(&doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
-        assert_eq!(doc["AutoScalingGroupName"], record["group"]);
-        let before = record["decision"]["from"].as_f64();
-        match record["capacity"].is_null() {
-            true => {
-                assert_eq!(doc["Blind"], 1.0, "{doc}");
-                assert!(doc.get("DesiredBefore").is_none());
-            }
-            false => {
-                assert_eq!(doc["DesiredBefore"].as_f64(), before);
-                let changed = record["applied"] == true;
-                let after = if changed {
-                    record["decision"]["to"].as_f64()
-                } else {
-                    before
-                };
-                assert_eq!(doc["DesiredAfter"].as_f64(), after, "{doc}");
-                assert_eq!(doc.get("HeldBy").is_some(), after == before, "{doc}");
-            }
-        }
-        assert_eq!(
-            doc["CycleDuration"].as_f64(),
-            record["duration_ms"].as_f64()
-        );
-    }
-
-    /// The record lines the function printed to stdout (what CloudWatch Logs would keep).
-    fn logged_records(&self) -> Vec<Value> {
-        self.logged_json()
-            .into_iter()
-            .filter(|v| v.get("decision").is_some())
-            .collect()
-    }
-}
 
 fn rules(record: &Value) -> Vec<String> {
     record["decision"]["reasons"]

@@ -725,6 +725,71 @@ fn the_summarizer_dashboard_shows_its_errors_backlog_and_dead_letters() {
     }
 }
 
+/// Review (issue 12): the summarizer lacked the JSON-lines settings the cycle had. A summary is
+/// keyed by the parse settings it was read with, so with any non-default one the cycle never
+/// found a summary. Every variable that feeds the parse settings (asked of the code itself)
+/// must reach both functions alike.
+#[test]
+fn the_summarizer_reads_with_the_cycle_s_parse_settings() {
+    let template = parse(&template_text());
+    let asked = std::cell::RefCell::new(Vec::new());
+    logscale::log_settings(|var| {
+        asked.borrow_mut().push(var.to_string());
+        None
+    })
+    .unwrap();
+    let parse_variables = asked.into_inner();
+    assert!(parse_variables.len() >= 5, "{parse_variables:?}");
+    let env = |function: &str| {
+        resources(&template)[function]["Properties"]["Environment"]["Variables"].clone()
+    };
+    let (cycle, summarizer) = (env("LogscaleFunction"), env("SummarizerFunction"));
+    let differ: Vec<_> = parse_variables
+        .iter()
+        .filter(|var| cycle.get(var.as_str()) != summarizer.get(var.as_str()))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "set differently for the cycle and the summarizer: {differ:?}"
+    );
+}
+
+/// The summarizer dashboard's lines are the function's timeout and the backlog alarm's
+/// threshold, not numbers that drift from them.
+#[test]
+fn the_summarizer_dashboard_lines_are_the_timeout_and_the_alarm() {
+    let template = parse(&template_text());
+    let body = dashboard_body_of(&template, "SummarizerDashboard").unwrap();
+    let line = |title: &str, label: &str| {
+        body["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["properties"]["title"] == title)
+            .and_then(|w| w["properties"]["annotations"]["horizontal"].as_array())
+            .and_then(|lines| lines.iter().find(|l| l["label"] == label))
+            .and_then(|l| l["value"].as_f64())
+            .unwrap_or_else(|| panic!("no {label:?} line on {title:?}"))
+    };
+    let timeout = resources(&template)["SummarizerFunction"]["Properties"]["Timeout"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        line("Summarizer duration (ms)", "timeout"),
+        timeout * 1000.0
+    );
+    let threshold = resources(&template)["SummaryBacklogAlarm"]["Properties"]["Threshold"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(
+        line(
+            "Discovery queue: age of the oldest message (s)",
+            "SummaryBacklog alarm"
+        ),
+        threshold
+    );
+}
+
 #[test]
 fn alarms_read_emitted_metrics_by_the_group() {
     let template = parse(&template_text());

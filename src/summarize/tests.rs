@@ -272,6 +272,8 @@ async fn the_cycle_in_summary_mode_sees_what_it_sees_reading_the_objects() {
     assert_eq!(direct.logs.summaries_merged, None);
     assert_eq!(merged.logs.ingest, crate::record::Ingest::Summaries);
     assert_eq!(merged.logs.summaries_merged, Some(4));
+    assert!(crate::render_record(&merged).contains(", 4 read (as 4 summaries) ·"));
+    assert!(!crate::render_record(&direct).contains("summaries"));
     // The same counts, rates and percentiles: the summaries are the objects' parses.
     assert_eq!(
         serde_json::to_value(&merged.logs.metrics).unwrap(),
