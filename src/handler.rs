@@ -140,6 +140,15 @@ pub fn deadline_from_epoch_ms(
     Some(now + left.saturating_sub(margin))
 }
 
+/// [`deadline_from_epoch_ms`] against the clocks as they read now: what each binary does with
+/// the deadline of the invocation it is handed (the clocks are read here, at the edge).
+pub fn deadline_from_clocks(deadline_ms: u64, margin: std::time::Duration) -> Option<Instant> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    deadline_from_epoch_ms(deadline_ms, now_ms, Instant::now(), margin)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

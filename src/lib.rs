@@ -93,7 +93,7 @@ pub use decide::{Action, Decision, Policy, PolicyKind, Rule, Signal};
 pub use fetch::{
     fetch_window, list_all, FetchReport, Listing, LogCondition, ObjectProblem, Selection, Source,
 };
-pub use handler::{deadline_from_epoch_ms, handle, EventError, Overrides};
+pub use handler::{deadline_from_clocks, deadline_from_epoch_ms, handle, EventError, Overrides};
 pub use human::{render as render_record, render_analysis};
 pub use metric::{MetricSpec, MetricSpecError, Statistic};
 pub use record::{DecisionRecord, Invocation};

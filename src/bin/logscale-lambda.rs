@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         let cold_start = cold.swap(false, Ordering::Relaxed);
         async move {
             let (config, services) = &*shared;
-            let deadline = deadline_instant(event.context.deadline);
+            let deadline = logscale::deadline_from_clocks(event.context.deadline, Duration::ZERO);
             let now = chrono::Utc::now();
             let mut record =
                 logscale::handle(config, services, &event.payload, now, deadline).await?;
@@ -43,17 +43,4 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
-}
-
-/// The invocation's deadline (epoch milliseconds) as a monotonic instant.
-fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    logscale::deadline_from_epoch_ms(
-        deadline_ms,
-        now_ms,
-        tokio::time::Instant::now(),
-        Duration::ZERO,
-    )
 }

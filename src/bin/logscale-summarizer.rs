@@ -4,7 +4,7 @@
 //! `logscale::summarize`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -22,7 +22,9 @@ async fn main() -> Result<(), Error> {
         let shared = Arc::clone(&shared);
         async move {
             let (config, store) = &*shared;
-            let deadline = deadline_instant(event.context.deadline);
+            // A second kept back, so a batch cut short still answers in time.
+            let deadline =
+                logscale::deadline_from_clocks(event.context.deadline, Duration::from_secs(1));
             let (response, report) = logscale::summarize::summarize_batch(
                 config,
                 store,
@@ -37,17 +39,4 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
-}
-
-/// The invocation's deadline (epoch milliseconds) as a monotonic instant.
-fn deadline_instant(deadline_ms: u64) -> Option<tokio::time::Instant> {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    logscale::deadline_from_epoch_ms(
-        deadline_ms,
-        now_ms,
-        tokio::time::Instant::now(),
-        Duration::from_secs(1),
-    )
 }
