@@ -19,8 +19,13 @@ use crate::parse::stored::{SourceObject, StoredSummary, SummaryError, MAX_SUMMAR
 use crate::parse::summary::LogMetrics;
 use crate::parse::{Encoding, FinishedObject, Format, LogSummary, ObjectSink, ParseOptions};
 
-/// Bytes read from a file at a time.
-pub const CHUNK: usize = 256 * 1024;
+/// Bytes read from a file at a time. Measured on the bench corpus (one thread): 128 KiB reads
+/// plain text ~2 % faster than 256 KiB, 64 KiB, 1 MiB and 4 MiB; gzip input takes the same
+/// time with any of them. (Likely cache: the chunk shares the core's L2 with the summary's
+/// 1 MiB latency table.) The line span samples the last timed line of each read, so for a log
+/// written out of time order the chunk size decides which lines it sees (more reads, more
+/// samples); a log in time order gives the same span at any size.
+pub const CHUNK: usize = 128 * 1024;
 
 /// Bytes of an input's head read before deciding whether it is a summary or a log: plenty for
 /// [`StoredSummary::recognise`], plain or gzip.

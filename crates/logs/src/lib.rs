@@ -553,6 +553,18 @@ impl SummaryWriter {
         self.summary.note_unparsed("line_too_long", note.as_bytes());
     }
 
+    /// Whether the next line starts where the chunk does (no partial line waits for it, none
+    /// is being skipped) and [`SummaryWriter::line`] would only parse it, in the original
+    /// format: then [`original::parse_lines`] may read the chunk's lines.
+    #[inline]
+    fn reads_whole_lines_at_once(&self) -> bool {
+        self.format == Some(Format::Original)
+            && self.partial.is_empty()
+            && !self.skipping_long_line
+            && self.first_time_lines_left == 0
+            && !self.is_backfill()
+    }
+
     /// Cuts `buf` into lines; the last, unfinished one is kept for the next call. The last
     /// complete line is sampled for the [`LineSpan`], once the loop is done, so that the loop
     /// itself does no more per line than parse it.
@@ -564,7 +576,16 @@ impl SummaryWriter {
         let first_joined = !self.partial.is_empty();
         let first_skipped = self.skipping_long_line;
         let mut rest = buf;
-        while let Some(nl) = memchr::memchr(b'\n', rest) {
+        loop {
+            if self.reads_whole_lines_at_once() {
+                // Past the object's first lines, nothing but parsing happens per line: the
+                // original format reads all the complete lines left in one call.
+                let read = original::parse_lines(rest, &self.options, &mut self.summary);
+                rest = &rest[read..];
+            }
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                break;
+            };
             let (head, tail) = (&rest[..nl], &rest[nl + 1..]);
             if self.skipping_long_line {
                 self.skipping_long_line = false;

@@ -9,7 +9,7 @@ use logscale_logs::{
 use proptest::prelude::*;
 
 /// Bytes read from a file at a time by `logscale analyze`.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 128 * 1024;
 
 fn corpus(format: Format, lines: u64, seed: u64) -> (Vec<u8>, LogGenStats) {
     let spec = LogGenSpec {
