@@ -24,18 +24,20 @@ demo: setup
 sam-invoke: setup
 	@scripts/sam-invoke.sh
 
-## Cold-start proxy: exec to the first poll of the Runtime API, logscale-lambda against a
-## hello-world (examples/hello_lambda.rs), both from `cargo lambda build --release`, and the
-## deployable zip's size. Release builds go to their own target directory so they never evict
-## the debug build; the first run compiles the AWS SDK twice (the example turns on the
-## dev-dependencies' features), about 20 minutes on two cores, later runs take seconds.
+## Cold-start proxy: exec to the first poll of the Runtime API (Init) and the first invocation
+## (a dry run against the stand-in), logscale-lambda against a hello-world
+## (crates/coldstart/src/bin/hello_lambda.rs), both from `cargo lambda build --release`; where
+## Init goes (init_profile); the deployable zip's size. Release builds go to their own target
+## directory so they never evict the debug build; the first run compiles the AWS SDK once in
+## release (about 10 minutes on two cores), later runs take seconds.
 COLDSTART_TARGET_DIR ?= $(HOME)/.cache/logscale/target-release
 COLDSTART_BUILD := PATH="$(LOGSCALE_VENV)/bin:$$PATH" CARGO_TARGET_DIR=$(COLDSTART_TARGET_DIR) nice -n 19 cargo lambda build --release
 COLDSTART_OUT := $(COLDSTART_TARGET_DIR)/x86_64-unknown-linux-gnu/release
 coldstart: setup
 	$(COLDSTART_BUILD) --bin logscale-lambda --output-format zip
-	$(COLDSTART_BUILD) --example hello_lambda
-	$(LOGSCALE_VENV)/bin/python scripts/coldstart.py --runs $(or $(RUNS),21) \
+	$(COLDSTART_BUILD) -p logscale-coldstart --bin hello_lambda --bin init_profile
+	$(LOGSCALE_VENV)/bin/python scripts/coldstart.py --runs $(or $(RUNS),21) --standin \
+		--profile $(COLDSTART_TARGET_DIR)/lambda/init_profile/bootstrap \
 		--zip $(COLDSTART_TARGET_DIR)/lambda/logscale-lambda/bootstrap.zip \
 		$(COLDSTART_OUT)/logscale-lambda $(COLDSTART_TARGET_DIR)/lambda/hello_lambda/bootstrap
 
@@ -50,6 +52,8 @@ unit:
 
 lint: setup
 	cargo fmt --all -- --check
+# Advisories (offline, against ../shared/reference/advisory-db), licences and banned crates.
+	scripts/supply-chain.sh
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(LINT_ENV) $(LOGSCALE_VENV)/bin/cfn-lint template.yaml
 	$(LINT_ENV) $(LOGSCALE_SAM_VENV)/bin/sam validate --lint

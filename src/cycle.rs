@@ -170,10 +170,14 @@ where
         .map(|h| h.forecast_record(span.end, window_signals.requests_per_minute, ahead_at));
     let mut window_signals = window_signals;
     if cfg.predict == crate::forecast::Predict::Active {
-        // From the next window until what is started now serves: pre-scaling for it is timely.
+        // From the next window until what is started within the next two runs serves: with a
+        // rise met by the usual limit per run, pre-scaling for it is timely.
+        let lead = opts.now
+            + crate::forecast::SIGNAL_LEAD
+            + chrono::Duration::from_std(cfg.policy.warmup).unwrap_or_default();
         window_signals.forecast_requests_per_minute = history.as_ref().and_then(|h| {
             h.history
-                .highest_forecast(opts.now + FORECAST_AHEAD, ahead_at)
+                .highest_forecast(opts.now + FORECAST_AHEAD, lead)
                 .map(|f| f.requests_per_minute)
         });
     }

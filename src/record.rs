@@ -187,7 +187,7 @@ fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
-/// What the request history forecast (the larger of a day and a week earlier), against what
+/// What the request history forecast (the smaller of a day and a week earlier), against what
 /// came. It changes no decision.
 #[derive(Debug, Serialize)]
 pub struct ForecastRecord {

@@ -506,7 +506,7 @@ pub fn simulate_with(
             if context.predict == Predict::Active {
                 let ahead = now + Duration::minutes(i64::from(PERIOD_MINUTES));
                 signals.forecast_requests_per_minute = h
-                    .highest_forecast(ahead, ahead + warmup)
+                    .highest_forecast(ahead, now + crate::forecast::SIGNAL_LEAD + warmup)
                     .map(|f| f.requests_per_minute);
             }
         }

@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 
 pub const VERSION: u32 = 1;
 
+/// The most requests a minute one instance is believed to serve at the CPU target: ten million
+/// (about 167,000 a second), beyond any web server on one EC2 instance. A stored rate above it
+/// is dropped and relearned (issue 19).
+pub const MAX_LEARNED_RATE: f64 = 1e7;
+
 /// The largest state object a run reads; a larger one is refused before its body is read. It
 /// holds [`MAX_COUNTED`] marks of keys of up to about 150 bytes, plus [`MAX_RECOMMENDATIONS`]
 /// (see the test `the_caps_fit_in_the_byte_cap`): the state of a bucket that receives 3,000
@@ -184,8 +189,11 @@ impl State {
         let mut dropped = Vec::new();
 
         if let Some(rate) = self.requests_per_instance {
-            // Fewer than one request per instance in 100 minutes is no rate a run learns from.
-            if !(rate.per_instance.is_finite() && rate.per_instance >= 0.01) {
+            // Fewer than one request per instance in 100 minutes is no rate a run learns from,
+            // and more than MAX_LEARNED_RATE is no instance's (a forged or corrupted state).
+            if !(rate.per_instance.is_finite()
+                && (0.01..=MAX_LEARNED_RATE).contains(&rate.per_instance))
+            {
                 self.requests_per_instance = None;
                 dropped.push(format!(
                     "a learned rate of {} requests per instance dropped: not a plausible rate",
@@ -501,6 +509,29 @@ mod tests {
             .unwrap_err()
             .contains("newer"));
         assert_eq!(State::decode(b"{}").unwrap(), State::default());
+    }
+
+    /// Issue 19: a learned rate is bounded on both sides when read back.
+    #[test]
+    fn regression_an_implausible_learned_rate_is_dropped_and_named() {
+        for (rate, kept) in [
+            (1e-3, false),
+            (0.01, true),
+            (300.0, true),
+            (1e7, true),
+            (2e7, false),
+        ] {
+            let stored = State {
+                requests_per_instance: Some(LearnedRate {
+                    per_instance: rate,
+                    runs: 50,
+                }),
+                ..State::default()
+            };
+            let read = State::decode_noting(&stored.encode()).unwrap();
+            assert_eq!(read.state.requests_per_instance.is_some(), kept, "{rate}");
+            assert_eq!(read.dropped.is_empty(), kept, "{rate}: {:?}", read.dropped);
+        }
     }
 }
 

@@ -81,6 +81,21 @@ pub fn plan(
     high_water: Option<DateTime<Utc>>,
 ) -> Plan {
     let mut notes = Vec::new();
+    // A mark later than any event this run would take as its time is no window a run decided:
+    // a forged state or a writer with a skewed clock. Kept, it would make every run a replay
+    // and freeze the group for good (issue 19); dropped, this run reads as a first run and its
+    // save puts the mark back where time is.
+    let high_water = match high_water {
+        Some(mark) if mark > now + FUTURE_TOLERANCE => {
+            notes.push(format!(
+                "the state's window mark {} is later than now plus {} min (a forged state or a skewed clock): dropped, this run reads as a first run",
+                mark.format("%Y-%m-%dT%H:%M:%SZ"),
+                FUTURE_TOLERANCE.num_minutes()
+            ));
+            None
+        }
+        mark => mark,
+    };
     // An event for a window already decided is a replay, however late Lambda delivers it; an
     // older time than Lambda ever delivers is a hand-made event (the samples) and reads now.
     if let (Some(t), Some(decided)) = (scheduled, high_water) {
@@ -169,6 +184,32 @@ mod tests {
         // No event time (a manual invoke, the CLI): the wall clock.
         let manual = span(plan(&tiling, None, t(21, 30), Some(slow.end)));
         assert_eq!((manual.start, manual.end), (t(19, 0), t(20, 30)));
+    }
+
+    #[test]
+    fn a_window_mark_in_the_future_does_not_make_every_run_a_replay() {
+        let tiling = Tiling::default();
+        let forged = Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap();
+        // Scheduled runs, a manual run: each reads a window and says why.
+        for scheduled in [Some(t(5, 0)), Some(t(10, 0)), None] {
+            let now = scheduled.unwrap_or(t(12, 0)) + Duration::seconds(2);
+            let read = span(plan(&tiling, scheduled, now, Some(forged)));
+            assert_eq!(read.end - read.start, tiling.span, "{read:?}");
+            assert!(
+                read.notes
+                    .iter()
+                    .any(|n| n.contains("2099-01-01T00:00:00Z")),
+                "{read:?}"
+            );
+        }
+        // A mark a few minutes ahead (a raised lag, an event time inside the tolerance) is a
+        // window a run may have decided: a replay or two, then time passes it.
+        assert!(matches!(
+            plan(&tiling, Some(t(5, 0)), t(5, 2), Some(t(8, 0))),
+            Plan::Replay { .. }
+        ));
+        let healed = span(plan(&tiling, Some(t(10, 0)), t(10, 2), Some(t(8, 0))));
+        assert_eq!((healed.start, healed.end), (t(8, 0), t(9, 0)));
     }
 
     #[test]

@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 use support::lambda::{CycleLambda, Lambda};
 use support::*;
@@ -342,16 +340,35 @@ async fn put_fast_logs(bucket: &str, key: &str, ceiling_ms: f64) {
     put_generated(bucket, key, &spec).await;
 }
 
+/// The run's own time, as its record says (`time`).
+fn record_time(record: &Value) -> chrono::DateTime<chrono::Utc> {
+    record["time"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("a record without a time: {record:#}"))
+        .with_timezone(&chrono::Utc)
+}
+
+/// Sleeps until `at` on the wall clock the Lambda reads too (no sleep if it has passed).
+fn sleep_until(at: chrono::DateTime<chrono::Utc>) {
+    if let Ok(left) = (at - chrono::Utc::now()).to_std() {
+        std::thread::sleep(left);
+    }
+}
+
 /// The same story as above, but the history comes from the runs themselves, in real time:
 /// a one-minute log window and a 90-second stabilization window, so it takes about 100 s.
+/// Each wait is counted from the first run's own time (its record's), and each expectation
+/// is checked against the runs' own times, so a machine that runs slowly cannot make the
+/// test expect the wrong rule.
 #[tokio::test(flavor = "multi_thread")]
 async fn stabilization_across_real_invocations() {
     let s = Scenario::new("live", (1, 20, 4), Some(20.0), true);
     let mut env = s.env();
     env.push(("LOGSCALE_WINDOW_MINUTES", "1".into()));
     env.push(("LOGSCALE_STABILIZATION_MINUTES", "1.5".into()));
+    let stabilization = chrono::Duration::seconds(90);
     let lambda = Lambda::start(&env);
-    let t0 = Instant::now();
 
     // 1. Latency right at its target (p95 ≈ 600 ms) asks to keep 4, though CPU asks for 2.
     put_fast_logs(&s.bucket, "logs/busy.log", 1000.0).await;
@@ -368,12 +385,18 @@ async fn stabilization_across_real_invocations() {
         r["invocation"]["cold_start"], true,
         "the process's first invocation"
     );
+    let busy_run = record_time(&r);
 
     // 2. A minute later the busy logs are out of the log window and latency is low: everything
     //    says 2 or 3, but the busy run is still inside the 90-second stabilization window.
-    std::thread::sleep(Duration::from_secs(65).saturating_sub(t0.elapsed()));
+    sleep_until(busy_run + chrono::Duration::seconds(65));
     put_fast_logs(&s.bucket, "logs/quiet-1.log", 100.0).await;
     let r = lambda.invoke("scheduled.json");
+    let gap = record_time(&r) - busy_run;
+    assert!(
+        gap > chrono::Duration::seconds(60) && gap < stabilization,
+        "the second run came {gap} after the busy one: outside the 60-90 s this step is about"
+    );
     assert_eq!(r["decision"]["action"], "hold", "{r:#}");
     assert!(rules(&r).contains(&"stabilized".to_string()), "{r:#}");
     assert_eq!(group_state(&s.group)["desired"], 4);
@@ -383,9 +406,10 @@ async fn stabilization_across_real_invocations() {
     );
 
     // 3. Once the busy run has left the stabilization window, the drop is sustained.
-    std::thread::sleep(Duration::from_secs(100).saturating_sub(t0.elapsed()));
+    sleep_until(busy_run + stabilization + chrono::Duration::seconds(5));
     put_fast_logs(&s.bucket, "logs/quiet-2.log", 100.0).await;
     let r = lambda.invoke("scheduled.json");
+    assert!(record_time(&r) - busy_run > stabilization, "{r:#}");
     assert_eq!(r["decision"]["action"], "scale_down", "{r:#}");
     assert_eq!(r["decision"]["to"], 3);
     assert_eq!(group_state(&s.group)["desired"], 3);

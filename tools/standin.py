@@ -11,7 +11,8 @@
    tests do not take each other's faults), or a slow answer ("delay_seconds", then the error if a
    "code" is given, else the normal answer); GET /_logscale/calls lists the operations seen with
    the start of each request body (for S3 PutObject, GetObject, HeadObject and the List calls:
-   the path and query), so a test can prove a call was (not) made.
+   the path and query), so a test can prove a call was (not) made; a slowed call's entry adds
+   "held_from" and, once answered, "held_until" (the stand-in's monotonic clock, in seconds).
 3. Many S3 objects at once. POST /_logscale/objects writes objects straight into moto's S3
    backend with chosen LastModified times and the body's MD5 as ETag (200,000 in a few seconds,
    no notifications, nothing in the call log), so a test can prove discovery leaves them alone.
@@ -34,6 +35,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -520,7 +522,8 @@ class Standin:
             return respond(start_response, "200 OK", {"cleared": True})
         if path == "/_logscale/calls":
             with self.lock:
-                return respond(start_response, "200 OK", {"calls": list(self.calls)})
+                calls = [dict(c) for c in self.calls]
+            return respond(start_response, "200 OK", {"calls": calls})
         if path == "/_logscale/objects" and method == "POST":
             try:
                 request = json.loads(read_body(environ) or b"{}")
@@ -587,7 +590,7 @@ class Standin:
             "seconds": round(time.monotonic() - started, 3),
         }
 
-    def take_fault(self, operation, body):
+    def take_fault(self, operation, body, entry=None):
         text = body.decode("utf-8", "replace")
         with self.lock:
             for fault in self.faults:
@@ -603,8 +606,18 @@ class Standin:
             else:
                 return None
         # A slow answer: this request's thread waits (the server is threaded, others go on),
-        # then answers with the error, or normally when the fault has no code.
-        time.sleep(taken.get("delay_seconds", 0))
+        # then answers with the error, or normally when the fault has no code. The call log
+        # entry says when the wait began and ended on this server's monotonic clock, so a test
+        # can prove from the events themselves that slow calls overlapped, or that a client
+        # stopped waiting first ("held_until" is absent while the answer is still held).
+        delay = taken.get("delay_seconds", 0)
+        if delay and entry is not None:
+            with self.lock:
+                entry["held_from"] = time.monotonic()
+        time.sleep(delay)
+        if delay and entry is not None:
+            with self.lock:
+                entry["held_until"] = time.monotonic()
         return taken if "code" in taken else None
 
     # -- WSGI ----------------------------------------------------------------------------
@@ -627,8 +640,8 @@ class Standin:
             # so faults can match on the key.
             operation = "PutObject"
             body_for_match = path.encode()
-            self.note_call(operation, body_for_match)
-            fault = self.take_fault(operation, body_for_match)
+            entry = self.note_call(operation, body_for_match, environ)
+            fault = self.take_fault(operation, body_for_match, entry)
             if fault:
                 return s3_error(start_response, fault)
             environ["wsgi.input"] = io.BytesIO(body)
@@ -639,13 +652,13 @@ class Standin:
             # S3 (REST) reads: the path and decoded query stand in for the body, so a test can
             # count the list calls on a bucket or prefix and prove an object was never fetched.
             described = f"{path}?{urllib.parse.unquote(environ.get('QUERY_STRING', ''))}".encode()
-            self.note_call(s3_read, described)
-            fault = self.take_fault(s3_read, described)
+            entry = self.note_call(s3_read, described, environ)
+            fault = self.take_fault(s3_read, described, entry)
             if fault:
                 return s3_error(start_response, fault)
         if operation:
-            self.note_call(operation, body)
-            fault = self.take_fault(operation, body)
+            entry = self.note_call(operation, body, environ)
+            fault = self.take_fault(operation, body, entry)
             if fault and target:
                 return respond(start_response, f"{fault['status']} Fault", {"__type": fault["code"], "message": fault["message"]})
             if fault:
@@ -654,9 +667,17 @@ class Standin:
         environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
 
-    def note_call(self, operation, body):
+    def note_call(self, operation, body, environ=None):
+        """Logs a call; returns its entry, on which a slow answer notes when it was held."""
+        entry = {"operation": operation, "body": body[:4000].decode("utf-8", "replace")}
+        # The access key that signed it (SigV4's "Credential=KEY/date/region/service/..."), so a
+        # test can prove which credentials a client resolved; moto itself accepts any.
+        signed = re.search(r"Credential=([^/,\s]+)/", (environ or {}).get("HTTP_AUTHORIZATION", ""))
+        if signed:
+            entry["access_key"] = signed.group(1)
         with self.lock:
-            self.calls.append({"operation": operation, "body": body[:4000].decode("utf-8", "replace")})
+            self.calls.append(entry)
+        return entry
 
     def cbor(self, environ, start_response, operation):
         raw = read_body(environ)
@@ -664,8 +685,8 @@ class Standin:
             raw = gzip.decompress(raw)
         request = to_json_value(cbor2.loads(raw)) if raw else {}
         body = json.dumps(request).encode()
-        self.note_call(operation, body)
-        fault = self.take_fault(operation, body)
+        entry = self.note_call(operation, body, environ)
+        fault = self.take_fault(operation, body, entry)
         if fault:
             payload = {"__type": f"com.amazonaws.cloudwatch#{fault['code']}", "message": fault["message"]}
             return cbor_response(start_response, f"{fault['status']} Fault", payload)

@@ -3,11 +3,13 @@
 //!
 //! Clients are built once from the standard AWS configuration chain, so `AWS_REGION`,
 //! credentials and `AWS_ENDPOINT_URL[_<SERVICE>]` work as everywhere else; the local stand-in
-//! is reached through those same variables.
+//! is reached through those same variables. They share one HTTPS client (`http.rs`), whose TLS
+//! set-up happens once, at the first call.
 
 mod autoscaling;
 mod cloudwatch;
 mod ec2;
+mod http;
 pub mod s3;
 mod sqs;
 
@@ -22,6 +24,7 @@ use crate::ports::Services;
 pub use autoscaling::AutoScalingGroups;
 pub use cloudwatch::CloudWatchMetrics;
 pub use ec2::Ec2Instances;
+pub use http::shared_https_client;
 pub use s3::S3LogStore;
 pub use sqs::SqsQueue;
 
@@ -36,15 +39,28 @@ pub type AwsServices =
 /// attempt may take 10 s and a call, with the SDK's retries (standard mode: throttling and 5xx
 /// answers are retried with backoff), 25 s.
 pub async fn services_from_env(s3_path_style: Option<bool>) -> AwsServices {
+    services_from_sdk_config(&sdk_config_from_env().await, path_style(s3_path_style))
+}
+
+/// The environment's AWS configuration with the cycle's call time limits (see
+/// [`services_from_env`]), for a binary that needs fewer clients than all of them.
+pub async fn sdk_config_from_env() -> aws_config::SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_attempt_timeout(Duration::from_secs(10))
         .operation_timeout(Duration::from_secs(25))
         .build();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
+        .http_client(shared_https_client())
         .load()
-        .await;
-    services_from_sdk_config(&sdk, path_style(s3_path_style))
+        .await
+}
+
+/// The S3 store alone, with the cycle's call time limits: all the summarizer uses, so it builds
+/// no other client at start.
+pub async fn log_store_from_env(s3_path_style: Option<bool>) -> S3LogStore {
+    let sdk = sdk_config_from_env().await;
+    S3LogStore::new(s3::client(&sdk, path_style(s3_path_style)))
 }
 
 /// An S3 store for uploads (`logscale loggen --s3`), from the environment's AWS configuration
@@ -61,7 +77,7 @@ pub fn services_from_sdk_config(sdk: &aws_config::SdkConfig, s3_path_style: bool
         groups: AutoScalingGroups::new(aws_sdk_autoscaling::Client::new(sdk)),
         instances: Ec2Instances::new(aws_sdk_ec2::Client::new(sdk)),
         metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(sdk)),
-        queue: SqsQueue::new(aws_sdk_sqs::Client::new(sdk)),
+        queue: SqsQueue::new(sdk),
     }
 }
 

@@ -11,21 +11,31 @@ use crate::ports::{Queue, QueuedMessage, ServiceError};
 /// back empty while messages wait); one second keeps the cost of the last, empty call small.
 const WAIT_SECONDS: i32 = 1;
 
+/// The SQS client is built at the first call: only queue discovery makes one, and the other
+/// layouts need not pay for it at every cold start (issue 18).
 #[derive(Clone)]
 pub struct SqsQueue {
-    client: Client,
+    sdk: aws_config::SdkConfig,
+    client: std::sync::Arc<std::sync::OnceLock<Client>>,
 }
 
 impl SqsQueue {
-    pub fn new(client: Client) -> Self {
-        SqsQueue { client }
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        SqsQueue {
+            sdk: sdk.clone(),
+            client: Default::default(),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client.get_or_init(|| Client::new(&self.sdk))
     }
 }
 
 impl Queue for SqsQueue {
     async fn receive(&self, queue_url: &str, max: u32) -> Result<Vec<QueuedMessage>, ServiceError> {
         let out = self
-            .client
+            .client()
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
@@ -62,7 +72,7 @@ impl Queue for SqsQueue {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let out = self
-            .client
+            .client()
             .delete_message_batch()
             .queue_url(queue_url)
             .set_entries(Some(entries))

@@ -15,8 +15,8 @@ use logscale::Config;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let services = logscale::aws::services_from_env(config.s3_path_style).await;
-    let shared = Arc::new((config, services.logs));
+    let store = logscale::aws::log_store_from_env(config.s3_path_style).await;
+    let shared = Arc::new((config, store));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let shared = Arc::clone(&shared);

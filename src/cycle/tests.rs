@@ -1607,10 +1607,40 @@ async fn the_history_keeps_only_what_cpu_backs() {
     let record = run(&cloud, &cfg, false).await;
     assert_eq!(record.decision.to, 2, "{}", record.decision.explanation);
     let stored = crate::forecast::History::decode(&cloud.object(BUCKET, &key).unwrap()).unwrap();
-    // CPU at 30 % backs the two instances there are: 2 x 500 a minute.
-    assert_eq!(stored.at(record.window.end), Some(1000.0));
+    // CPU at 30 % asks for one of the two instances there are (issue 19: demand asks no more
+    // than calm CPU does, down as well as up): 1 x 500 a minute.
+    assert_eq!(stored.at(record.window.end), Some(500.0));
 
     let cloud = world(1, 10, 2, &[30.0, 30.0]);
     let record = run(&cloud, &config(&[("LOGSCALE_PREDICT", "forecast")]), false).await;
     assert_eq!(record.forecast.unwrap().slots, 0, "no target: nothing kept");
+}
+
+/// Issue 19, item 1: a state whose window mark is in 2099 made every run a replay, so the group
+/// was never scaled again whatever its load, and the state never healed.
+#[tokio::test]
+async fn a_window_mark_in_the_future_does_not_freeze_the_group() {
+    let cloud = world(1, 10, 2, &[95.0, 95.0]);
+    let cfg = config(&[]);
+    let forged = State {
+        high_water: Some(Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap()),
+        ..State::default()
+    };
+    cloud.put_object(BUCKET, STATE_KEY, forged.encode(), now());
+
+    let record = run(&cloud, &cfg, false).await;
+    assert!(!record.window.replay, "{:?}", record.window);
+    assert!(
+        record.window.notes.iter().any(|n| n.contains("2099")),
+        "{:?}",
+        record.window.notes
+    );
+    assert_eq!(record.decision.action(), Action::ScaleUp, "{record:?}");
+    assert!(record.applied);
+    let saved = State::decode(&cloud.object(BUCKET, STATE_KEY).unwrap()).unwrap();
+    assert_eq!(
+        saved.high_water,
+        Some(record.window.end),
+        "the mark is healed"
+    );
 }

@@ -82,11 +82,13 @@ pub fn decide(
     let raw = guard_rail(&policy.thresholds, s, raw, current, cond.warming_up).record(&mut reasons);
     let raw = never_in_on_missing_data(s, &ignored, raw, current).record(&mut reasons);
     // What measured demand asks for, when more: the first step may go straight to it (and no
-    // further than the usual limit on the symptoms' word alone). A forecast is demand measured
-    // on the same day a day or a week before: capacity must be ready when it comes.
+    // further than the usual limit on the symptoms' word alone). A forecast is not measured
+    // demand: read from an object others may write, and from one day or week that may not
+    // come again, it moves the group by the usual limit per run (issue 19: a forged slot took
+    // a group from 4 to 40 in one run).
     let demand = signals
         .iter()
-        .filter(|r| (r.signal.is_demand() || r.signal == Signal::Forecast) && r.proposal > current)
+        .filter(|r| r.signal.is_demand() && r.proposal > current)
         .map(|r| r.proposal)
         .max();
 
@@ -305,6 +307,17 @@ const LEARN_NEAR_TARGET: f64 = 0.4;
 /// The weight of one run in the learned rate's moving average.
 const LEARN_WEIGHT: f64 = 0.2;
 
+/// Below the learning band but at or above this CPU, a run still measures the load (idle work
+/// does not yet dominate) and corrects a rate it contradicts, at [`LEARN_WEIGHT_FAR`]: a rate
+/// learned before a deploy that changed what an instance serves moves to what CPU says within
+/// hours instead of never (issue 19). Below it, nothing is learned.
+const LEARN_FLOOR_CPU: f64 = 20.0;
+
+/// The weight of a run below the learning band: a quarter of a near one's (the extrapolation
+/// to the target is longer). From 300 to 609 requests a minute (CPU at half after a move to
+/// instances twice the size) it closes nine tenths of the gap in 45 runs, under four hours.
+const LEARN_WEIGHT_FAR: f64 = LEARN_WEIGHT / 4.0;
+
 /// The learned requests-per-instance rate, once it rests on [`MIN_LEARNED_RUNS`] runs.
 fn learned_target(learned: Option<crate::state::LearnedRate>) -> Option<f64> {
     learned
@@ -328,25 +341,35 @@ fn learn_requests_per_instance(
         return learned;
     };
     let near = (cpu - policy.target_cpu).abs() <= policy.target_cpu * LEARN_NEAR_TARGET;
+    let below = (LEARN_FLOOR_CPU..policy.target_cpu).contains(&cpu) && !near;
     // The requests were served by `current` instances: the CPU must be measured on all of them
     // (none warming, none without datapoints), or the rate per instance comes out wrong.
     let all_measured = s.cpu_complete && s.counted_instances == current;
-    if !near || !all_measured || !s.logs_complete || current == 0 || rpm <= 0.0 || cpu <= 0.0 {
+    if !(near || below)
+        || !all_measured
+        || !s.logs_complete
+        || current == 0
+        || rpm <= 0.0
+        || cpu <= 0.0
+    {
         return learned;
     }
     let sample = rpm / f64::from(current) * policy.target_cpu / cpu;
-    Some(match learned {
+    match learned {
         Some(r) if r.per_instance.is_finite() && r.per_instance > 0.0 => {
-            crate::state::LearnedRate {
-                per_instance: r.per_instance + LEARN_WEIGHT * (sample - r.per_instance),
+            let weight = if near { LEARN_WEIGHT } else { LEARN_WEIGHT_FAR };
+            Some(crate::state::LearnedRate {
+                per_instance: r.per_instance + weight * (sample - r.per_instance),
                 runs: r.runs.saturating_add(1),
-            }
+            })
         }
-        _ => crate::state::LearnedRate {
+        // A first rate is learned near the target only.
+        _ if near => Some(crate::state::LearnedRate {
             per_instance: sample,
             runs: 1,
-        },
-    })
+        }),
+        other => other,
+    }
 }
 
 /// How many instances one run may add to `current` (the rate limit's step up).
@@ -429,12 +452,15 @@ fn log_signals_need_agreement(
 /// CPU at or above this is saturated: it no longer shows how far demand goes beyond it.
 pub const SATURATED_CPU: f64 = 90.0;
 
-/// Step 1, for the requests signal: while CPU, measured on every instance, is below
-/// [`SATURATED_CPU`], it measures the load itself, and a requests proposal above CPU's is cut
-/// to it. Requests go further only when CPU is saturated (a step in traffic), so a stale learned
-/// rate (after a deploy that halved CPU per request) cannot pin the group high, and forged
-/// request counts cannot jump it while its CPU is calm. A configured CloudWatch metric (queue
-/// depth per worker) measures what CPU may not, and is not cut.
+/// Step 1, for the demand signals: while CPU, measured on every instance, is below
+/// [`SATURATED_CPU`], it measures the load itself. A requests proposal above CPU's is cut to
+/// it, and so is one that would hold the group where CPU asks for fewer: requests go further
+/// than CPU only when CPU is saturated (a step in traffic), so a stale learned rate (after the
+/// launch template moved to instances twice the size, CPU at half) cannot pin the group high,
+/// and forged request counts cannot jump it while its CPU is calm. A forecast may still ask
+/// for more than now (capacity ready before a rise), but not hold a scale-in that CPU asks
+/// for (issue 19). A configured CloudWatch metric (queue depth
+/// per worker) measures what CPU may not, and is not cut.
 fn demand_only_past_saturation(
     s: &Signals,
     proposals: &mut [SignalReport],
@@ -447,13 +473,13 @@ fn demand_only_past_saturation(
     let cpu_proposal = proposals
         .iter()
         .find(|r| r.signal == Signal::Cpu)
-        .map_or(current, |r| r.proposal)
-        .max(current);
+        .map_or(current, |r| r.proposal);
     let mut cut = Vec::new();
-    for report in proposals
-        .iter_mut()
-        .filter(|r| r.signal == Signal::Requests && r.proposal > cpu_proposal)
-    {
+    for report in proposals.iter_mut().filter(|r| match r.signal {
+        Signal::Requests => r.proposal > cpu_proposal,
+        Signal::Forecast => r.proposal <= current && r.proposal > cpu_proposal,
+        _ => false,
+    }) {
         cut.push(format!("{} asks for {}", report.signal, report.proposal));
         report.proposal = cpu_proposal;
     }
@@ -2500,10 +2526,11 @@ mod tests {
     }
 
     /// Issue 10, active prediction: the forecast proposes like requests, without tolerance; a
-    /// rise is met in one step as measured demand's is; below the current capacity it only
-    /// limits how far the others scale in, and alone it never scales in.
+    /// rise is met by the usual limit per run (issue 19: not in one step as measured demand's
+    /// is); below the current capacity it holds no scale-in that complete, unsaturated CPU asks
+    /// for (issue 19), and alone it never scales in.
     #[test]
-    fn a_forecast_is_met_in_one_step_and_never_scales_in_alone() {
+    fn a_forecast_rises_by_the_usual_limit_and_never_scales_in_alone() {
         let p = Policy {
             target_requests_per_instance: Some(500.0),
             ..Policy::default()
@@ -2527,9 +2554,13 @@ mod tests {
             .find(|r| r.signal == Signal::Forecast)
             .unwrap();
         assert_eq!(f.proposal, 12, "6,000 / 500");
-        assert_eq!(d.to, 12, "past the usual +200 %: {:?}", d.reasons);
-        // A quieter forecast is a floor: the others would go to 4 (latency's square root), the
-        // forecast keeps 5.
+        assert_eq!(
+            d.to, 9,
+            "the usual +200 % of 3, not the demand limit: {:?}",
+            d.reasons
+        );
+        // A quieter forecast holds no scale-in that CPU, complete and calm, asks for: the
+        // others go to 4 (latency's square root), and so does the group.
         let fast_down = Policy {
             max_down_percent: 100.0,
             ..p.clone()
@@ -2549,7 +2580,15 @@ mod tests {
             forecast_requests_per_minute: Some(2_500.0),
             ..full(20.0, 6)
         };
-        assert_eq!(once(&quiet).to, 5, "{:?}", once(&quiet).reasons);
+        assert_eq!(once(&quiet).to, 4, "{:?}", once(&quiet).reasons);
+        assert!(
+            once(&quiet)
+                .reasons
+                .iter()
+                .any(|r| r.detail.contains("not saturated") && r.detail.contains("forecast")),
+            "{:?}",
+            once(&quiet).reasons
+        );
         assert_eq!(once(&full(20.0, 6)).to, 4, "without the forecast");
         // Within the tolerance of the current capacity it still proposes its own count (a
         // tolerance would make it propose `current` and block every scale-in).
@@ -2558,7 +2597,7 @@ mod tests {
             ..full(20.0, 6)
         };
         let d = once(&near);
-        assert_eq!(d.to, 6, "2,900 / 500 rounds up to 6");
+        assert_eq!(d.to, 4, "2,900 / 500 rounds up to 6, which CPU contradicts");
         let f = d
             .signals
             .iter()
@@ -2661,6 +2700,90 @@ mod tests {
         };
         let (d, _) = run(&p, &s, cap(1, 100, 8), Conditions::default(), &stale, 0);
         assert!(d.to > 8, "{:?}", d.reasons);
+    }
+
+    /// Issue 19: a realistic stale rate, 300 requests a minute per instance learned at 65 %
+    /// CPU, then the launch template moves to instances twice the size and CPU reads 32 % with
+    /// the same traffic: CPU asks for half the group and requests, which asked for the same 8,
+    /// kept it there, at twice the cost, forever. Now the scale-in goes through, and the runs
+    /// that contradict the rate move it toward what CPU says.
+    #[test]
+    fn a_stale_learned_rate_does_not_pin_the_group_after_a_larger_instance_type() {
+        let p = Policy::default();
+        let learned = crate::state::LearnedRate {
+            per_instance: 300.0,
+            runs: 100,
+        };
+        let stale = State {
+            requests_per_instance: Some(learned),
+            ..State::default()
+        };
+        let s = Signals {
+            requests_per_minute: Some(8.0 * 300.0),
+            ..full(32.0, 8)
+        };
+        let (d, st) = run(&p, &s, cap(1, 100, 8), Conditions::default(), &stale, 0);
+        let proposal = |signal: Signal| {
+            d.signals
+                .iter()
+                .find(|r| r.signal == signal)
+                .map(|r| r.proposal)
+                .unwrap()
+        };
+        assert!(proposal(Signal::Cpu) < 8, "{:?}", d.signals);
+        assert!(
+            proposal(Signal::Requests) <= proposal(Signal::Cpu),
+            "{:?}",
+            d.signals
+        );
+        assert!(d.to < 8, "the scale-in CPU asks for: {:?}", d.reasons);
+        // The run corrected the rate toward 8 × 300 / 8 × 65 / 32 = 609 a minute.
+        let relearned = st.requests_per_instance.unwrap();
+        assert!(
+            relearned.per_instance > 300.0 && relearned.per_instance < 609.0,
+            "{relearned:?}"
+        );
+        // Run after run, it gets there: within a tenth of it in under four hours.
+        let mut state = st;
+        for _ in 0..45 {
+            state = run(&p, &s, cap(1, 100, 8), Conditions::default(), &state, 0).1;
+        }
+        let rate = state.requests_per_instance.unwrap().per_instance;
+        assert!((rate - 609.4).abs() < 61.0, "{rate}");
+    }
+
+    /// Below the learning floor nothing is learned: idle work dominates the CPU there.
+    #[test]
+    fn a_nearly_idle_group_teaches_no_rate() {
+        let p = Policy::default();
+        let learned = crate::state::LearnedRate {
+            per_instance: 300.0,
+            runs: 100,
+        };
+        let stale = State {
+            requests_per_instance: Some(learned),
+            ..State::default()
+        };
+        let s = Signals {
+            requests_per_minute: Some(8.0 * 30.0),
+            ..full(8.0, 8)
+        };
+        let (_, st) = run(&p, &s, cap(1, 100, 8), Conditions::default(), &stale, 0);
+        assert_eq!(st.requests_per_instance, Some(learned));
+        // Nor does a first rate come from far below the target.
+        let far = Signals {
+            requests_per_minute: Some(8.0 * 300.0),
+            ..full(30.0, 8)
+        };
+        let (_, st) = run(
+            &p,
+            &far,
+            cap(1, 100, 8),
+            Conditions::default(),
+            &State::default(),
+            0,
+        );
+        assert_eq!(st.requests_per_instance, None);
     }
 
     /// Review of issue 10: runs with instances not yet measured (warming, or without data) teach

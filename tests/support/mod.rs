@@ -154,6 +154,22 @@ pub fn call_count(operation: &str, subject: &str) -> usize {
         .count()
 }
 
+/// When the stand-in held each slowed `operation` call that mentions `subject` (see
+/// [`inject_delay`]): (began, ended) on the stand-in's own monotonic clock, in seconds; `ended`
+/// is `None` while the answer is still held. Tests prove overlap or ordering from these, never
+/// from how long they themselves waited.
+pub fn held_calls(operation: &str, subject: &str) -> Vec<(f64, Option<f64>)> {
+    let calls: serde_json::Value = serde_json::from_str(&seed(&["calls"])).unwrap();
+    calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["operation"] == operation)
+        .filter(|c| c["body"].as_str().is_some_and(|b| b.contains(subject)))
+        .filter_map(|c| Some((c["held_from"].as_f64()?, c["held_until"].as_f64())))
+        .collect()
+}
+
 /// Queues an AWS error answer for the next `operation` request that mentions `subject`.
 pub fn inject_fault(operation: &str, code: &str, subject: &str) {
     seed(&["fault", operation, code, "--match", subject]);

@@ -1,7 +1,7 @@
 //! The smallest useful Lambda on `lambda_runtime`: the baseline that scripts/coldstart.py
 //! (`make coldstart`) sets logscale-lambda's start-up against. Both are built the same way
 //! (`cargo lambda build --release`), so the difference is what logscale does before its first
-//! poll of the Runtime API: reading its settings and building the AWS clients.
+//! poll of the Runtime API.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
