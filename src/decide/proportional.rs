@@ -2702,6 +2702,19 @@ mod tests {
         assert!(d.to > 8, "{:?}", d.reasons);
     }
 
+    /// A state whose learned rate is 300 requests a minute per instance, resting on 100 runs.
+    fn learned_300_a_minute() -> (crate::state::LearnedRate, State) {
+        let learned = crate::state::LearnedRate {
+            per_instance: 300.0,
+            runs: 100,
+        };
+        let state = State {
+            requests_per_instance: Some(learned),
+            ..State::default()
+        };
+        (learned, state)
+    }
+
     /// Issue 19: a realistic stale rate, 300 requests a minute per instance learned at 65 %
     /// CPU, then the launch template moves to instances twice the size and CPU reads 32 % with
     /// the same traffic: CPU asks for half the group and requests, which asked for the same 8,
@@ -2710,14 +2723,7 @@ mod tests {
     #[test]
     fn a_stale_learned_rate_does_not_pin_the_group_after_a_larger_instance_type() {
         let p = Policy::default();
-        let learned = crate::state::LearnedRate {
-            per_instance: 300.0,
-            runs: 100,
-        };
-        let stale = State {
-            requests_per_instance: Some(learned),
-            ..State::default()
-        };
+        let (_, stale) = learned_300_a_minute();
         let s = Signals {
             requests_per_minute: Some(8.0 * 300.0),
             ..full(32.0, 8)
@@ -2756,14 +2762,7 @@ mod tests {
     #[test]
     fn a_nearly_idle_group_teaches_no_rate() {
         let p = Policy::default();
-        let learned = crate::state::LearnedRate {
-            per_instance: 300.0,
-            runs: 100,
-        };
-        let stale = State {
-            requests_per_instance: Some(learned),
-            ..State::default()
-        };
+        let (learned, stale) = learned_300_a_minute();
         let s = Signals {
             requests_per_minute: Some(8.0 * 30.0),
             ..full(8.0, 8)

@@ -141,9 +141,9 @@ pub fn group_state(group: &str) -> serde_json::Value {
     serde_json::from_str(&seed(&["show", group])).unwrap()
 }
 
-/// How many `operation` requests the stand-in has seen whose body mentions `subject`
-/// (a group or bucket name).
-pub fn call_count(operation: &str, subject: &str) -> usize {
+/// The stand-in's logged `operation` requests whose body mentions `subject` (a group, bucket
+/// or key), in arrival order.
+pub fn calls_to(operation: &str, subject: &str) -> Vec<serde_json::Value> {
     let calls: serde_json::Value = serde_json::from_str(&seed(&["calls"])).unwrap();
     calls["calls"]
         .as_array()
@@ -151,7 +151,14 @@ pub fn call_count(operation: &str, subject: &str) -> usize {
         .iter()
         .filter(|c| c["operation"] == operation)
         .filter(|c| c["body"].as_str().is_some_and(|b| b.contains(subject)))
-        .count()
+        .cloned()
+        .collect()
+}
+
+/// How many `operation` requests the stand-in has seen whose body mentions `subject`
+/// (a group or bucket name).
+pub fn call_count(operation: &str, subject: &str) -> usize {
+    calls_to(operation, subject).len()
 }
 
 /// When the stand-in held each slowed `operation` call that mentions `subject` (see
@@ -159,13 +166,8 @@ pub fn call_count(operation: &str, subject: &str) -> usize {
 /// is `None` while the answer is still held. Tests prove overlap or ordering from these, never
 /// from how long they themselves waited.
 pub fn held_calls(operation: &str, subject: &str) -> Vec<(f64, Option<f64>)> {
-    let calls: serde_json::Value = serde_json::from_str(&seed(&["calls"])).unwrap();
-    calls["calls"]
-        .as_array()
-        .unwrap()
+    calls_to(operation, subject)
         .iter()
-        .filter(|c| c["operation"] == operation)
-        .filter(|c| c["body"].as_str().is_some_and(|b| b.contains(subject)))
         .filter_map(|c| Some((c["held_from"].as_f64()?, c["held_until"].as_f64())))
         .collect()
 }
